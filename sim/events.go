@@ -1,0 +1,178 @@
+package sim
+
+import "time"
+
+type eventKind uint8
+
+const (
+	evSleep eventKind = iota + 1
+	evTimer
+	evTicker
+	evAfterFunc
+	evDeadline
+	evCall
+)
+
+// event is an entry of the World's event queue, ordered by (when, key).
+// key is the creation sequence number, or, with PermuteEqualTime, a draw
+// from the decision source in the high bits and the sequence in the low bits.
+type event struct {
+	when int64 // virtual ns since the start
+	key  uint64
+	idx  int // index in the heap, -1 when not queued
+	kind eventKind
+	task *Task  // evSleep: the sleeper
+	tm   *timer // timer kinds
+	fn   func() // evCall
+}
+
+// eventHeap is a binary min-heap of events with index tracking, so timers
+// can be removed or re-armed in O(log n) without allocation.
+type eventHeap []*event
+
+func (h eventHeap) less(i, j int) bool {
+	a, b := h[i], h[j]
+	return a.when < b.when || (a.when == b.when && a.key < b.key)
+}
+
+func (h eventHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+
+func (h *eventHeap) push(e *event) {
+	e.idx = len(*h)
+	*h = append(*h, e)
+	h.up(e.idx)
+}
+
+func (h *eventHeap) pop() *event {
+	old := *h
+	n := len(old) - 1
+	old.swap(0, n)
+	e := old[n]
+	old[n] = nil
+	*h = old[:n]
+	if n > 0 {
+		h.down(0)
+	}
+	e.idx = -1
+	return e
+}
+
+func (h *eventHeap) remove(e *event) {
+	i := e.idx
+	if i < 0 {
+		return
+	}
+	old := *h
+	n := len(old) - 1
+	if i != n {
+		old.swap(i, n)
+	}
+	old[n] = nil
+	*h = old[:n]
+	if i != n {
+		if !h.down(i) {
+			h.up(i)
+		}
+	}
+	e.idx = -1
+}
+
+func (h eventHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h eventHeap) down(i0 int) bool {
+	i, n := i0, len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+// schedule queues e at virtual time when (ns since the start).
+func (w *World) schedule(e *event, when int64) {
+	if e.idx >= 0 {
+		w.events.remove(e)
+	}
+	if when < w.now {
+		when = w.now
+	}
+	e.when = when
+	w.seq++
+	e.key = w.seq
+	if w.opts.Strategy.PermuteEqualTime {
+		e.key = uint64(draw(w.src, 1<<31))<<32 | (w.seq & 0xffffffff)
+	}
+	w.events.push(e)
+}
+
+// fireDue fires every event due at or before the current time, in order.
+func (w *World) fireDue() {
+	for len(w.events) > 0 && w.events[0].when <= w.now && !w.stopping {
+		e := w.events.pop()
+		w.fire(e)
+	}
+}
+
+func (w *World) fire(e *event) {
+	switch e.kind {
+	case evSleep:
+		w.record(TraceTimer, e.task, int64(e.kind), "")
+		w.wake(e.task)
+	case evTimer, evTicker, evAfterFunc, evDeadline:
+		w.record(TraceTimer, nil, int64(e.kind), "")
+		e.tm.fire()
+	case evCall:
+		w.record(TraceTimer, nil, int64(e.kind), "")
+		e.fn()
+	}
+}
+
+// Event is a callback scheduled on the World's clock with ScheduleFunc.
+type Event struct {
+	w  *World
+	ev event
+}
+
+// ScheduleFunc runs fn in the World's loop (not in a task) once d of virtual
+// time has passed. fn must not block; it may wake tasks, start tasks with Go,
+// and schedule further events. It is the hook that packages built on the
+// kernel (the network model) use to deliver messages.
+func (w *World) ScheduleFunc(d time.Duration, fn func()) *Event {
+	e := &Event{w: w}
+	e.ev = event{idx: -1, kind: evCall, fn: fn}
+	w.schedule(&e.ev, w.now+int64(d))
+	return e
+}
+
+// Cancel removes the event if it has not fired and reports whether it did.
+func (e *Event) Cancel() bool {
+	if e.ev.idx < 0 {
+		return false
+	}
+	e.w.events.remove(&e.ev)
+	return true
+}

@@ -1,0 +1,258 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// StrategyKind names a scheduling strategy.
+type StrategyKind int
+
+const (
+	// Random picks uniformly among the runnable tasks at every scheduling point.
+	Random StrategyKind = iota
+	// PCT is probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010):
+	// tasks get random distinct priorities, the highest-priority runnable task
+	// always runs, and at Depth-1 random steps the running task's priority drops
+	// below all others. A bug of depth d among n tasks and k steps is found with
+	// probability at least 1/(n*k^(d-1)) per run.
+	PCT
+	// FIFO runs the task that became runnable first and always takes the first
+	// ready Select case: one fixed, naive order, useful as a baseline.
+	FIFO
+)
+
+func (k StrategyKind) String() string {
+	switch k {
+	case Random:
+		return "random"
+	case PCT:
+		return "pct"
+	case FIFO:
+		return "fifo"
+	}
+	return fmt.Sprintf("StrategyKind(%d)", int(k))
+}
+
+// Strategy describes how a World schedules. The zero value is Random.
+type Strategy struct {
+	Kind StrategyKind
+	// Depth is PCT's bug depth d (number of ordering constraints): d-1
+	// priority change points are placed per run. Must be >= 1 for PCT; 0 means
+	// the default 3. Ignored by other kinds.
+	Depth int
+	// Horizon is PCT's estimate k of the number of steps in a run: change
+	// points are drawn uniformly from [1, Horizon]. Set it near a typical
+	// Result.Steps; 0 means the default 1000. Ignored by other kinds.
+	Horizon int
+	// PermuteEqualTime breaks ties between events due at the same virtual
+	// instant with a draw from the decision source instead of creation
+	// order, so a sweep also explores the order of simultaneous timers and
+	// deliveries.
+	PermuteEqualTime bool
+}
+
+const (
+	defaultPCTDepth   = 3
+	defaultPCTHorizon = 1000
+)
+
+// String renders the strategy in the form ParseStrategy accepts.
+func (s Strategy) String() string {
+	var b strings.Builder
+	b.WriteString(s.Kind.String())
+	if s.Kind == PCT {
+		d, k := s.Depth, s.Horizon
+		if d == 0 {
+			d = defaultPCTDepth
+		}
+		fmt.Fprintf(&b, ":%d", d)
+		if k != 0 && k != defaultPCTHorizon {
+			fmt.Fprintf(&b, ":%d", k)
+		}
+	}
+	if s.PermuteEqualTime {
+		b.WriteString("+permute")
+	}
+	return b.String()
+}
+
+// ParseStrategy parses "random", "fifo", "pct", "pct:D" or "pct:D:K"
+// (depth D, horizon K), optionally followed by "+permute" to permute
+// equal-time events.
+func ParseStrategy(spec string) (Strategy, error) {
+	var s Strategy
+	base, opt, hasOpt := strings.Cut(spec, "+")
+	if hasOpt {
+		if opt != "permute" {
+			return s, fmt.Errorf("strategy %q: unknown option %q (want +permute)", spec, opt)
+		}
+		s.PermuteEqualTime = true
+	}
+	parts := strings.Split(base, ":")
+	switch parts[0] {
+	case "random":
+		s.Kind = Random
+	case "fifo":
+		s.Kind = FIFO
+	case "pct":
+		s.Kind = PCT
+	default:
+		return s, fmt.Errorf("strategy %q: unknown kind %q (want random, pct:D[:K] or fifo)", spec, parts[0])
+	}
+	if s.Kind != PCT && len(parts) > 1 {
+		return s, fmt.Errorf("strategy %q: %s takes no parameters", spec, parts[0])
+	}
+	if len(parts) > 3 {
+		return s, fmt.Errorf("strategy %q: want pct:D[:K]", spec)
+	}
+	if len(parts) > 1 {
+		d, err := strconv.Atoi(parts[1])
+		if err != nil || d < 1 {
+			return s, fmt.Errorf("strategy %q: pct depth %q must be an integer >= 1", spec, parts[1])
+		}
+		s.Depth = d
+	}
+	if len(parts) > 2 {
+		k, err := strconv.Atoi(parts[2])
+		if err != nil || k < 1 {
+			return s, fmt.Errorf("strategy %q: pct horizon %q must be an integer >= 1", spec, parts[2])
+		}
+		s.Horizon = k
+	}
+	return s, nil
+}
+
+func (s Strategy) validate() error {
+	switch s.Kind {
+	case Random, FIFO:
+	case PCT:
+		if s.Depth < 0 {
+			return fmt.Errorf("sim: Options.Strategy.Depth = %d: pct depth must be >= 1 (0 means %d)", s.Depth, defaultPCTDepth)
+		}
+		if s.Horizon < 0 {
+			return fmt.Errorf("sim: Options.Strategy.Horizon = %d: must be >= 1 (0 means %d)", s.Horizon, defaultPCTHorizon)
+		}
+	default:
+		return fmt.Errorf("sim: Options.Strategy.Kind = %d: unknown strategy", int(s.Kind))
+	}
+	return nil
+}
+
+// scheduler is the per-run state of a strategy.
+type scheduler interface {
+	// spawned is told of every new task, in creation order.
+	spawned(t *Task)
+	// pick returns the index in runnable of the task to run at step (1-based);
+	// last is the task that ran in the previous step (nil at the start).
+	pick(runnable []*Task, step int64, last *Task) int
+	// choose returns which of n >= 2 equivalent alternatives to take (a
+	// Select among ready cases).
+	choose(n int) int
+}
+
+func newScheduler(s Strategy, src Source) scheduler {
+	switch s.Kind {
+	case PCT:
+		d, k := s.Depth, s.Horizon
+		if d == 0 {
+			d = defaultPCTDepth
+		}
+		if k == 0 {
+			k = defaultPCTHorizon
+		}
+		p := &pctScheduler{src: src, depth: d}
+		// d-1 distinct change points in [1, k]; change point i (1-based)
+		// lowers the running task to priority d-i, below every initial
+		// priority (which are all >= d).
+		for i := 1; i < d; i++ {
+			var step int64
+			for {
+				step = int64(draw(src, k)) + 1
+				dup := false
+				for _, c := range p.changes {
+					if c.step == step {
+						dup = true
+					}
+				}
+				if !dup || k < d {
+					break
+				}
+			}
+			p.changes = append(p.changes, pctChange{step: step, prio: int64(d - i)})
+		}
+		return p
+	case FIFO:
+		return fifoScheduler{}
+	default:
+		return randomScheduler{src: src}
+	}
+}
+
+// draw asks src for a value in [0, n), without asking when n == 1.
+func draw(src Source, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	v := src.Intn(n)
+	if v < 0 || v >= n {
+		v %= n
+		if v < 0 {
+			v += n
+		}
+	}
+	return v
+}
+
+type randomScheduler struct{ src Source }
+
+func (randomScheduler) spawned(*Task) {}
+func (r randomScheduler) pick(runnable []*Task, _ int64, _ *Task) int {
+	return draw(r.src, len(runnable))
+}
+func (r randomScheduler) choose(n int) int { return draw(r.src, n) }
+
+type fifoScheduler struct{}
+
+func (fifoScheduler) spawned(*Task)                  {}
+func (fifoScheduler) pick([]*Task, int64, *Task) int { return 0 }
+func (fifoScheduler) choose(int) int                 { return 0 }
+
+type pctChange struct {
+	step int64
+	prio int64
+}
+
+type pctScheduler struct {
+	src     Source
+	depth   int
+	changes []pctChange
+}
+
+// pctPrioritySpan is the range initial priorities are drawn from; a large
+// range makes ties (broken by task id) rare, approximating the paper's random
+// permutation while allowing tasks to be created at any time.
+const pctPrioritySpan = 1 << 30
+
+func (p *pctScheduler) spawned(t *Task) {
+	t.prio = int64(p.depth) + int64(draw(p.src, pctPrioritySpan))
+}
+
+func (p *pctScheduler) pick(runnable []*Task, step int64, last *Task) int {
+	for _, c := range p.changes {
+		if c.step == step && last != nil {
+			last.prio = c.prio
+		}
+	}
+	best := 0
+	for i, t := range runnable[1:] {
+		b := runnable[best]
+		if t.prio > b.prio || (t.prio == b.prio && t.id < b.id) {
+			best = i + 1
+		}
+	}
+	return best
+}
+
+func (p *pctScheduler) choose(n int) int { return draw(p.src, n) }

@@ -1,0 +1,284 @@
+package sim
+
+import (
+	"fmt"
+	"iter"
+	"runtime/debug"
+)
+
+type taskState uint8
+
+const (
+	taskRunnable taskState = iota + 1
+	taskRunning
+	taskBlocked
+	taskDone
+)
+
+// WaitKind says what a blocked task waits for.
+type WaitKind uint8
+
+const (
+	WaitNone WaitKind = iota
+	WaitSleep
+	WaitMutex
+	WaitRLock
+	WaitLock
+	WaitCond
+	WaitWaitGroup
+	WaitOnce
+	WaitSend
+	WaitRecv
+	WaitSelect
+	// WaitOther is for primitives outside the kernel (e.g. the network).
+	WaitOther
+)
+
+var waitKindNames = [...]string{
+	WaitNone: "nothing", WaitSleep: "Sleep", WaitMutex: "Mutex.Lock",
+	WaitRLock: "RWMutex.RLock", WaitLock: "RWMutex.Lock", WaitCond: "Cond.Wait",
+	WaitWaitGroup: "WaitGroup.Wait", WaitOnce: "Once.Do", WaitSend: "Chan.Send",
+	WaitRecv: "Chan.Recv", WaitSelect: "Select", WaitOther: "other",
+}
+
+func (k WaitKind) String() string {
+	if int(k) < len(waitKindNames) {
+		return waitKindNames[k]
+	}
+	return fmt.Sprintf("WaitKind(%d)", int(k))
+}
+
+// Waitable describes the object a blocked task waits on, for deadlock and
+// leak reports. Primitives outside the kernel (the network) implement it.
+type Waitable interface {
+	// DescribeWait returns e.g. `mutex#2 (held by task 3 "writer")`.
+	DescribeWait() string
+}
+
+// Task is a cooperative task: a Go function run as a coroutine by its World.
+type Task struct {
+	w      *World
+	id     int
+	name   string
+	parent int
+	fn     func()
+
+	next  func() (struct{}, bool)
+	stop  func()
+	yield func(struct{}) bool
+
+	state    taskState
+	waitKind WaitKind
+	waitObj  Waitable
+	// killed makes the task unwind (run its defers and exit) the next time
+	// it is resumed; set at teardown and on host crashes.
+	killed bool
+
+	// prio is the PCT priority (higher runs first).
+	prio int64
+	// qnext links the task into one primitive's FIFO wait queue.
+	qnext *Task
+	// sleep is the task's own timer event for Sleep, so sleeping does not
+	// allocate.
+	sleep event
+	// wakeClosed tells a task woken from a channel send that the channel
+	// was closed (it must panic).
+	wakeClosed bool
+	// Owner is free for packages built on the kernel (netmodel tags each
+	// task with its host).
+	Owner any
+}
+
+// ID is the task's id: 1 for the first task of a run, in creation order.
+func (t *Task) ID() int { return t.id }
+
+// Name is the name given to Go.
+func (t *Task) Name() string { return t.name }
+
+// Done reports whether the task has returned.
+func (t *Task) Done() bool { return t.state == taskDone }
+
+// Kill makes the task unwind: if it is blocked it is woken and its blocking
+// call panics with an internal signal, so its defers run and it exits. Used
+// to model a crash. Kill on a finished task does nothing.
+func (t *Task) Kill() {
+	if t.state == taskDone || t.killed {
+		return
+	}
+	t.killed = true
+	if t.state == taskBlocked {
+		t.w.detach(t)
+		t.w.wake(t)
+	}
+}
+
+// unwindSignal is the panic value that unwinds a killed task or a task that
+// raised a violation. It is recovered by the task's wrapper.
+type unwindSignal struct{}
+
+func (t *Task) String() string { return fmt.Sprintf("task %d %q", t.id, t.name) }
+
+func (w *World) spawn(name string, fn func(), parent *Task) *Task {
+	w.nextID++
+	t := &Task{w: w, id: w.nextID, name: name, fn: fn, state: taskRunnable}
+	t.sleep.idx = -1
+	t.sleep.kind = evSleep
+	t.sleep.task = t
+	if parent != nil {
+		t.parent = parent.id
+	}
+	t.next, t.stop = iter.Pull(t.body)
+	w.tasks = append(w.tasks, t)
+	w.live++
+	w.sched.spawned(t)
+	w.runnable = append(w.runnable, t)
+	w.record(TraceSpawn, t, int64(t.parent), "")
+	return t
+}
+
+// body is the coroutine: it runs the task's function and turns panics into
+// failures, so a panic never crosses into the World's loop.
+func (t *Task) body(yield func(struct{}) bool) {
+	t.yield = yield
+	w := t.w
+	normal := false
+	defer func() {
+		r := recover()
+		switch {
+		case r == nil && !normal:
+			w.fail(&Failure{Kind: Panic, Task: t.name, Stack: string(debug.Stack()),
+				Message: fmt.Sprintf("task %q called runtime.Goexit (t.FailNow or t.Fatal inside a simulated task?); report problems with World.Violate instead", t.name)})
+		case r != nil:
+			if _, ok := r.(unwindSignal); !ok {
+				w.fail(&Failure{Kind: Panic, Task: t.name, Value: r, Stack: string(debug.Stack()),
+					Message: fmt.Sprintf("task %q panicked: %v", t.name, r)})
+			}
+		}
+		w.exit(t)
+	}()
+	if !t.killed && !w.stopping {
+		t.fn()
+	}
+	normal = true
+}
+
+func (w *World) exit(t *Task) {
+	t.state = taskDone
+	t.waitKind, t.waitObj = WaitNone, nil
+	w.live--
+	w.record(TraceExit, t, 0, "")
+}
+
+// cur returns the running task or panics with advice when a blocking
+// primitive is called from outside any task.
+func (w *World) cur(op string) *Task {
+	t := w.current
+	if t == nil {
+		panic(fmt.Sprintf("sim: %s called outside a simulated task; call it from the function given to World.Run or Env.Go (not from the test goroutine, an invariant, or another World's task)", op))
+	}
+	return t
+}
+
+// schedPoint lets the strategy pick which runnable task goes next; the
+// calling task stays runnable. Every primitive calls it (or block) once.
+func (w *World) schedPoint(op string) *Task {
+	t := w.cur(op)
+	if w.stopping || t.killed {
+		// The run is ending: let the task finish its unwinding without
+		// further scheduling.
+		return t
+	}
+	t.state = taskRunnable
+	w.runnable = append(w.runnable, t)
+	w.switchOut(t)
+	return t
+}
+
+// block parks t until another task or event wakes it.
+func (w *World) block(t *Task, kind WaitKind, obj Waitable) {
+	if w.stopping || t.killed {
+		panic(unwindSignal{})
+	}
+	t.state = taskBlocked
+	t.waitKind, t.waitObj = kind, obj
+	w.record(TraceBlock, t, int64(kind), "")
+	w.switchOut(t)
+	t.waitKind, t.waitObj = WaitNone, nil
+}
+
+// switchOut returns control to the World's loop until t is resumed.
+func (w *World) switchOut(t *Task) {
+	t.yield(struct{}{})
+	if t.killed {
+		panic(unwindSignal{})
+	}
+}
+
+// wake makes a blocked task runnable.
+func (w *World) wake(t *Task) {
+	if t.state != taskBlocked {
+		panic(fmt.Sprintf("sim: internal error: waking %v in state %d", t, t.state))
+	}
+	t.state = taskRunnable
+	w.runnable = append(w.runnable, t)
+	w.record(TraceWake, t, 0, "")
+}
+
+// detach removes a blocked task from whatever it waits on, for Kill.
+func (w *World) detach(t *Task) {
+	if t.sleep.idx >= 0 {
+		w.events.remove(&t.sleep)
+	}
+	if d, ok := t.waitObj.(detacher); ok {
+		d.detach(t)
+	}
+}
+
+// detacher is implemented by wait objects that can drop a waiter.
+type detacher interface{ detach(t *Task) }
+
+// taskQueue is an intrusive FIFO of blocked tasks.
+type taskQueue struct{ head, tail *Task }
+
+func (q *taskQueue) push(t *Task) {
+	t.qnext = nil
+	if q.tail == nil {
+		q.head = t
+	} else {
+		q.tail.qnext = t
+	}
+	q.tail = t
+}
+
+func (q *taskQueue) pop() *Task {
+	t := q.head
+	if t == nil {
+		return nil
+	}
+	q.head = t.qnext
+	if q.head == nil {
+		q.tail = nil
+	}
+	t.qnext = nil
+	return t
+}
+
+func (q *taskQueue) remove(t *Task) {
+	var prev *Task
+	for p := q.head; p != nil; prev, p = p, p.qnext {
+		if p == t {
+			if prev == nil {
+				q.head = p.qnext
+			} else {
+				prev.qnext = p.qnext
+			}
+			if q.tail == p {
+				q.tail = prev
+			}
+			p.qnext = nil
+			return
+		}
+	}
+}
+
+func (q *taskQueue) empty() bool { return q.head == nil }

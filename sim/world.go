@@ -1,0 +1,360 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// World is one simulated run: a virtual clock, an event queue, a set of
+// tasks and their scheduler, random streams, and the resulting fingerprint.
+// Nothing is global, so any number of Worlds can run in parallel. A World
+// runs once; make a new one for the next seed.
+//
+// World implements Env. Its methods that block or schedule must be called
+// from a task of this World; Go, ScheduleFunc, Invariant and Rand may also be
+// called before Run.
+type World struct {
+	opts     Options
+	src      Source
+	sched    scheduler
+	start    time.Time
+	maxSteps int64
+	maxTime  int64
+
+	now    int64 // virtual ns since start
+	seq    uint64
+	events eventHeap
+
+	tasks    []*Task // every task, in creation order
+	runnable []*Task // in the order they became runnable
+	current  *Task
+	last     *Task
+	mainTask *Task
+	nextID   int
+	live     int
+	objID    int
+
+	steps int64
+	fp    fingerprint
+	trace []TraceEvent
+
+	failure  *Failure
+	stopping bool
+	started  bool
+	loopDone bool
+
+	invariants []invariant
+	streams    map[string]*Rand
+	logger     *slog.Logger
+	background *simCtx
+
+	// For the escape watchdog: progress is odd while a task runs.
+	progress atomic.Uint64
+	curTask  atomic.Pointer[Task]
+	escaped  atomic.Bool
+	// fpAtEscape is the fingerprint before the current step, reported if
+	// that step escapes (the escaped task may still be writing w.fp).
+	fpAtEscape uint64
+}
+
+type invariant struct {
+	name  string
+	check func() error
+}
+
+// New returns a World configured by opts, or an error naming the first
+// invalid field.
+func New(opts Options) (*World, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	w := &World{opts: opts, fp: fingerprintInit, streams: map[string]*Rand{}}
+	w.src = opts.Source
+	if w.src == nil {
+		w.src = NewRand(deriveSeed(opts.Seed, "sim/decisions"))
+	}
+	w.sched = newScheduler(opts.Strategy, w.src)
+	w.start = opts.Start
+	if w.start.IsZero() {
+		w.start = DefaultStart
+	}
+	w.maxSteps = cmp.Or(opts.MaxSteps, DefaultMaxSteps)
+	w.maxTime = int64(cmp.Or(opts.MaxTime, DefaultMaxTime))
+	if w.opts.EscapeGrace == 0 {
+		w.opts.EscapeGrace = DefaultEscapeGrace
+	}
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+	}
+	w.logger = slog.New(&logHandler{w: w, h: slog.NewTextHandler(out, nil)})
+	w.fp.fold(opts.Seed)
+	return w, nil
+}
+
+// Run starts main as the task "main" and runs the World until main returns
+// (like a Go program), a failure is found, or a budget runs out. Other tasks
+// still alive when main returns are unwound (their defers run); with
+// Options.CheckLeaks they are first reported as a leak. Run returns an error
+// only for misuse (nil main, second Run); a failing run is a Result with a
+// Failure.
+func (w *World) Run(main func()) (Result, error) {
+	if main == nil {
+		return Result{}, fmt.Errorf("sim: World.Run: main task function is nil")
+	}
+	if w.started {
+		return Result{}, ErrRunTwice
+	}
+	w.started = true
+	wallStart := time.Now()
+	w.mainTask = w.spawn("main", main, nil)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.loop()
+	}()
+	if esc := w.watch(done); esc != nil {
+		// The loop goroutine is stuck inside the escaped task; report now.
+		// If the task ever returns to the World, the loop sees w.escaped,
+		// unwinds every task and exits.
+		return Result{
+			Seed: w.opts.Seed, Strategy: w.opts.Strategy, Steps: esc.Step,
+			Elapsed: esc.Time, Fingerprint: w.fpAtEscape, Failure: esc,
+			Wall: time.Since(wallStart),
+		}, nil
+	}
+	return Result{
+		Seed: w.opts.Seed, Strategy: w.opts.Strategy, Steps: w.steps,
+		Elapsed: time.Duration(w.now), Fingerprint: w.fp.sum(), Failure: w.failure,
+		Trace: w.trace, Wall: time.Since(wallStart),
+	}, nil
+}
+
+// loop is the scheduler: fire due events, pick a runnable task, resume it
+// for one step, check invariants; advance the clock when nothing can run.
+func (w *World) loop() {
+	defer func() {
+		// Also reached when runtime.Goexit propagates out of a task.
+		if !w.loopDone {
+			w.loopDone = true
+			w.teardown()
+		}
+	}()
+	for w.failure == nil && !w.stopping {
+		mainDone := w.mainTask.state == taskDone
+		if mainDone && !w.opts.CheckLeaks {
+			break
+		}
+		w.fireDue()
+		if len(w.runnable) == 0 {
+			if mainDone {
+				w.checkLeaks()
+				break
+			}
+			if len(w.events) == 0 {
+				w.deadlock()
+				break
+			}
+			next := w.events[0].when
+			if next > w.maxTime {
+				w.fail(&Failure{Kind: Budget, Message: fmt.Sprintf(
+					"virtual-time budget of %v exhausted (next event at %v): a hang, or a run longer than Options.MaxTime",
+					time.Duration(w.maxTime), time.Duration(next))})
+				break
+			}
+			w.now = next
+			w.record(TraceAdvance, nil, next, "")
+			continue
+		}
+		if w.steps >= w.maxSteps {
+			w.fail(&Failure{Kind: Budget, Message: fmt.Sprintf(
+				"step budget of %d exhausted: a livelock, or a run longer than Options.MaxSteps", w.maxSteps)})
+			break
+		}
+		w.steps++
+		i := w.sched.pick(w.runnable, w.steps, w.last)
+		t := w.runnable[i]
+		w.runnable = slices.Delete(w.runnable, i, i+1)
+		w.last = t
+		w.record(TraceRun, t, 0, "")
+		w.resume(t)
+		if w.escaped.Load() {
+			w.stopping = true
+			break
+		}
+		if len(w.invariants) > 0 && w.failure == nil {
+			w.checkInvariants()
+		}
+	}
+	w.loopDone = true
+	w.teardown()
+}
+
+// resume runs t until it blocks, yields or returns.
+func (w *World) resume(t *Task) {
+	w.current = t
+	t.state = taskRunning
+	w.curTask.Store(t)
+	w.fpAtEscape = w.fp.sum()
+	w.progress.Add(1)
+	t.next()
+	w.progress.Add(1)
+	w.current = nil
+}
+
+// fail records the run's first failure and makes the run stop.
+func (w *World) fail(f *Failure) {
+	if w.failure == nil {
+		f.Step = w.steps
+		f.Time = time.Duration(w.now)
+		w.failure = f
+	}
+	w.stopping = true
+}
+
+// Violate records that the named property failed, which ends the run with a
+// Violation. Called from a task, it also unwinds that task at once.
+func (w *World) Violate(property, format string, args ...any) {
+	f := &Failure{Kind: Violation, Property: property, Message: property + ": " + fmt.Sprintf(format, args...)}
+	if w.current != nil {
+		f.Task = w.current.name
+	}
+	w.fail(f)
+	if w.current != nil && !w.loopDone {
+		panic(unwindSignal{})
+	}
+}
+
+// Invariant registers a safety property checked after every step; a non-nil
+// error ends the run with a Violation naming the property. check runs in the
+// World's loop, not in a task: it must not block.
+func (w *World) Invariant(name string, check func() error) {
+	w.invariants = append(w.invariants, invariant{name, check})
+}
+
+func (w *World) checkInvariants() {
+	for _, inv := range w.invariants {
+		if err := w.callInvariant(inv); err != nil {
+			w.fail(&Failure{Kind: Violation, Property: inv.name, Message: inv.name + ": " + err.Error()})
+			return
+		}
+	}
+}
+
+func (w *World) callInvariant(inv invariant) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invariant panicked: %v", r)
+		}
+	}()
+	return inv.check()
+}
+
+// Failed reports whether the run has already failed (useful in tasks that
+// loop until the run ends).
+func (w *World) Failed() bool { return w.failure != nil }
+
+// Steps is the number of scheduling steps taken so far.
+func (w *World) Steps() int64 { return w.steps }
+
+// Elapsed is the virtual time since the start of the run.
+func (w *World) Elapsed() time.Duration { return time.Duration(w.now) }
+
+// Current returns the running task, or nil outside tasks.
+func (w *World) Current() *Task { return w.current }
+
+// Note records a free-form note in the trace and the fingerprint.
+func (w *World) Note(detail string) {
+	w.record(TraceNote, w.current, int64(len(detail)), detail)
+}
+
+func (w *World) blockedTasks() []BlockedTask {
+	var out []BlockedTask
+	for _, t := range w.tasks {
+		if t.state == taskDone {
+			continue
+		}
+		out = append(out, BlockedTask{ID: t.id, Name: t.name, WaitsOn: w.describeWait(t)})
+	}
+	return out
+}
+
+func (w *World) describeWait(t *Task) string {
+	switch t.state {
+	case taskRunnable:
+		return "runnable"
+	case taskRunning:
+		return "running"
+	}
+	s := t.waitKind.String()
+	if t.waitKind == WaitSleep {
+		return fmt.Sprintf("Sleep until t=%v", time.Duration(t.sleep.when))
+	}
+	if t.waitObj != nil {
+		s += " on " + t.waitObj.DescribeWait()
+	}
+	return s
+}
+
+func (w *World) deadlock() {
+	blocked := w.blockedTasks()
+	w.fail(&Failure{Kind: Deadlock, Blocked: blocked, Message: fmt.Sprintf(
+		"all tasks are blocked and no event is pending (%d blocked)", len(blocked))})
+}
+
+func (w *World) checkLeaks() {
+	blocked := w.blockedTasks()
+	var timers []string
+	evs := slices.Clone(w.events)
+	slices.SortFunc(evs, func(a, b *event) int {
+		return cmp.Or(cmp.Compare(a.when, b.when), cmp.Compare(a.key, b.key))
+	})
+	for _, e := range evs {
+		if e.kind == evSleep || e.kind == evCall {
+			continue
+		}
+		timers = append(timers, e.tm.describe(e))
+	}
+	if len(blocked) == 0 && len(timers) == 0 {
+		return
+	}
+	w.fail(&Failure{Kind: Leak, Blocked: blocked, Timers: timers, Message: fmt.Sprintf(
+		"main returned with %d task(s) still alive and %d timer(s) still pending", len(blocked), len(timers))})
+}
+
+// teardown unwinds every remaining task, so the World leaves no goroutine
+// behind. Tasks started during teardown are unwound before they run.
+func (w *World) teardown() {
+	w.stopping = true
+	// A task whose deferred code recovers the unwind signal and blocks again
+	// is unwound again; give up on it after a bounded number of rounds.
+	for round := 0; round < 100; round++ {
+		progressed := false
+		for i := 0; i < len(w.tasks); i++ {
+			t := w.tasks[i]
+			if t.state == taskDone {
+				continue
+			}
+			progressed = true
+			t.killed = true
+			w.current = t
+			t.state = taskRunning
+			t.next()
+			w.current = nil
+		}
+		if !progressed {
+			break
+		}
+	}
+	for _, t := range w.tasks {
+		t.stop()
+	}
+	w.runnable = nil
+	w.events = nil
+}
