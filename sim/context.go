@@ -22,6 +22,7 @@ var errDeadlineExceeded error = context.DeadlineExceeded
 type simCtx struct {
 	w           *World
 	parent      *simCtx
+	values      Context // the parent as given, for Value lookups
 	done        *simChan[struct{}]
 	nativeDone  chan struct{}
 	err         error
@@ -40,7 +41,7 @@ func (w *World) Background() Context {
 }
 
 func (w *World) newChild(parent Context) *simCtx {
-	c := &simCtx{w: w, done: newSimChan[struct{}](w, 0)}
+	c := &simCtx{w: w, done: newSimChan[struct{}](w, 0), values: parent}
 	if d, ok := parent.Deadline(); ok {
 		c.deadline, c.hasDeadline = d, true
 	}
@@ -158,8 +159,13 @@ func (c *simCtx) Done() <-chan struct{} {
 	return c.nativeDone
 }
 
-func (c *simCtx) Err() error               { return c.err }
-func (c *simCtx) Value(any) any            { return nil }
+func (c *simCtx) Err() error { return c.err }
+func (c *simCtx) Value(key any) any {
+	if c.values == nil {
+		return nil
+	}
+	return c.values.Value(key)
+}
 func (c *simCtx) DoneChan() Chan[struct{}] { return c.done }
 
 // valueCtx carries a key/value pair over any Context.

@@ -43,7 +43,7 @@ func (w *World) watch(done <-chan struct{}) *Failure {
 }
 
 func (w *World) escapeFailure(t *Task, stuck time.Duration) *Failure {
-	state, stack := escapedStack()
+	state, stack := taskStack(t.goid.Load())
 	how := "blocked outside the simulator (a native channel, sync.Mutex, time.Sleep or a syscall) or spinning without a scheduling point"
 	if state != "" {
 		how = fmt.Sprintf("in state [%s]: %s", state, how)
@@ -56,25 +56,37 @@ func (w *World) escapeFailure(t *Task, stuck time.Duration) *Failure {
 	}
 }
 
-// escapedStack finds, in a dump of all goroutines, the task goroutine that is
-// not parked in a coroutine switch: the one that escaped.
-func escapedStack() (state, stack string) {
+// goroutineID returns the calling goroutine's id as printed in stack dumps.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
+// taskStack finds goroutine goid in a dump of all goroutines and returns
+// its state (e.g. "chan receive") and stack.
+func taskStack(goid uint64) (state, stack string) {
+	if goid == 0 {
+		return "", ""
+	}
 	buf := make([]byte, 1<<20)
 	n := runtime.Stack(buf, true)
+	prefix := fmt.Sprintf("goroutine %d [", goid)
 	for _, g := range bytes.Split(buf[:n], []byte("\n\n")) {
 		s := string(g)
-		if !strings.Contains(s, "sim.(*Task).body") {
+		if !strings.HasPrefix(s, prefix) {
 			continue
 		}
 		header, _, _ := strings.Cut(s, "\n")
-		open, close := strings.Index(header, "["), strings.Index(header, "]")
-		if open < 0 || close < open {
-			continue
-		}
-		st := header[open+1 : close]
-		if strings.HasPrefix(st, "coroutine") {
-			continue
-		}
+		st, _, _ := strings.Cut(header[len(prefix):], "]")
 		return st, s
 	}
 	return "", ""

@@ -156,8 +156,8 @@ type recvCase[T any] struct {
 }
 
 func (r *recvCase[T]) sc() *simChan[T] { c, _ := r.ch.(*simChan[T]); return c }
-func (r *recvCase[T]) isSim() bool    { return r.sc() != nil }
-func (r *recvCase[T]) simReady() bool { return r.sc().canRecv() }
+func (r *recvCase[T]) isSim() bool     { return r.sc() != nil }
+func (r *recvCase[T]) simReady() bool  { return r.sc().canRecv() }
 func (r *recvCase[T]) simCommit() {
 	v, ok := r.sc().recvNow()
 	r.store(v, ok)
@@ -212,9 +212,9 @@ type sendCase[T any] struct {
 }
 
 func (s *sendCase[T]) sc() *simChan[T] { c, _ := s.ch.(*simChan[T]); return c }
-func (s *sendCase[T]) isSim() bool    { return s.sc() != nil }
-func (s *sendCase[T]) simReady() bool { return s.sc().canSend() }
-func (s *sendCase[T]) simCommit()     { s.sc().sendNow(s.v) }
+func (s *sendCase[T]) isSim() bool     { return s.sc() != nil }
+func (s *sendCase[T]) simReady() bool  { return s.sc().canSend() }
+func (s *sendCase[T]) simCommit()      { s.sc().sendNow(s.v) }
 
 func (s *sendCase[T]) enqueue(op *selectOp, idx int) {
 	c := s.sc()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 type taskState uint8
@@ -84,6 +85,9 @@ type Task struct {
 	// wakeClosed tells a task woken from a channel send that the channel
 	// was closed (it must panic).
 	wakeClosed bool
+	// goid is the id of the goroutine running the coroutine, used only to
+	// find the task's stack when it escapes.
+	goid atomic.Uint64
 	// Owner is free for packages built on the kernel (netmodel tags each
 	// task with its host).
 	Owner any
@@ -140,6 +144,7 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 // failures, so a panic never crosses into the World's loop.
 func (t *Task) body(yield func(struct{}) bool) {
 	t.yield = yield
+	t.goid.Store(goroutineID())
 	w := t.w
 	normal := false
 	defer func() {

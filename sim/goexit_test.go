@@ -1,0 +1,5 @@
+package sim_test
+
+import "runtime"
+
+func runtimeGoexit() { runtime.Goexit() }

@@ -1,0 +1,477 @@
+package sim_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/detsim/detsim/sim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClockJumpsToNextEvent(t *testing.T) {
+	var seen []time.Duration
+	res := mustPass(t, sim.Options{}, func(w *sim.World) {
+		start := w.Now()
+		require.Equal(t, sim.DefaultStart, start)
+		w.Sleep(3 * time.Hour)
+		seen = append(seen, w.Since(start))
+		w.Sleep(0)
+		seen = append(seen, w.Since(start))
+		w.Sleep(time.Nanosecond)
+		seen = append(seen, w.Since(start))
+	})
+	assert.Equal(t, []time.Duration{3 * time.Hour, 3 * time.Hour, 3*time.Hour + 1}, seen)
+	assert.Equal(t, 3*time.Hour+1, res.Elapsed)
+}
+
+func TestCustomStart(t *testing.T) {
+	start := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	mustPass(t, sim.Options{Start: start}, func(w *sim.World) {
+		w.Sleep(time.Second)
+		assert.Equal(t, start.Add(time.Second), w.Now())
+		assert.Equal(t, time.Second, w.Since(start))
+		assert.Equal(t, time.Minute, w.Until(start.Add(time.Minute+time.Second)))
+	})
+}
+
+func TestSleepersWakeInDeadlineOrder(t *testing.T) {
+	for seed := uint64(0); seed < 20; seed++ {
+		var order []int
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			wg := w.NewWaitGroup()
+			for i, d := range []int{5, 1, 4, 2, 3} {
+				wg.Add(1)
+				w.Go("sleeper", func() {
+					defer wg.Done()
+					w.Sleep(time.Duration(d) * time.Millisecond)
+					order = append(order, i)
+					assert.Equal(t, time.Duration(d)*time.Millisecond, w.Elapsed())
+				})
+			}
+			wg.Wait()
+		})
+		assert.Equal(t, []int{1, 3, 4, 2, 0}, order)
+	}
+}
+
+func TestTimerStopResetGo123(t *testing.T) {
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		tm := w.NewTimer(time.Second)
+		assert.Equal(t, 0, tm.C().Cap(), "timer channels report capacity 0 since Go 1.23")
+		assert.True(t, tm.Stop(), "Stop of an active timer")
+		assert.False(t, tm.Stop(), "second Stop")
+		w.Sleep(2 * time.Second)
+		_, _, ready := tm.C().TryRecv()
+		assert.False(t, ready, "a stopped timer never delivers")
+
+		// Expired but not received: Stop still reports true and drops the
+		// value (no stale value after Stop returns).
+		tm.Reset(time.Second)
+		w.Sleep(2 * time.Second)
+		assert.True(t, tm.Stop())
+		_, _, ready = tm.C().TryRecv()
+		assert.False(t, ready, "stale value after Stop")
+
+		// Reset of an expired, unreceived timer: no stale value, new deadline.
+		tm.Reset(time.Second)
+		w.Sleep(2 * time.Second)
+		at := w.Now()
+		assert.True(t, tm.Reset(time.Second))
+		got := tm.C().Recv()
+		assert.Equal(t, at.Add(time.Second), got)
+
+		// Received: Stop reports false.
+		assert.False(t, tm.Stop())
+	})
+}
+
+func TestTickerDropsTicksForSlowReceivers(t *testing.T) {
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		tk := w.NewTicker(time.Second)
+		start := w.Now()
+		assert.Equal(t, start.Add(time.Second), tk.C().Recv())
+		w.Sleep(5500 * time.Millisecond) // ticks at 2..6 s: only one kept
+		assert.Equal(t, start.Add(2*time.Second), tk.C().Recv())
+		assert.Equal(t, start.Add(7*time.Second), tk.C().Recv())
+		tk.Reset(10 * time.Second)
+		assert.Equal(t, start.Add(17*time.Second), tk.C().Recv())
+		tk.Stop()
+		w.Sleep(time.Minute)
+		_, _, ready := tk.C().TryRecv()
+		assert.False(t, ready)
+		assert.Panics(t, func() { w.NewTicker(0) })
+	})
+}
+
+func TestAfterFuncRunsInOwnTask(t *testing.T) {
+	var ranAt time.Duration
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		done := sim.NewChan[string](w, 1)
+		tm := w.AfterFunc(time.Second, func() {
+			ranAt = w.Elapsed()
+			done.Send(w.Current().Name())
+		})
+		assert.Nil(t, tm.C())
+		stopped := w.AfterFunc(time.Second, func() { t.Error("stopped AfterFunc ran") })
+		assert.True(t, stopped.Stop())
+		assert.Contains(t, done.Recv(), "AfterFunc")
+		assert.False(t, tm.Stop(), "already fired")
+		assert.False(t, tm.Reset(time.Second), "re-armed after firing")
+		done.Recv()
+		assert.Equal(t, 2*time.Second, ranAt)
+	})
+}
+
+func TestMutexExcludesAndHandsOff(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			mu := w.NewMutex()
+			inside := 0
+			wg := w.NewWaitGroup()
+			for i := 0; i < 4; i++ {
+				wg.Add(1)
+				w.Go("locker", func() {
+					defer wg.Done()
+					for j := 0; j < 3; j++ {
+						mu.Lock()
+						inside++
+						if inside != 1 {
+							w.Violate("mutual-exclusion", "%d tasks inside", inside)
+						}
+						w.Yield()
+						inside--
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			assert.True(t, mu.TryLock())
+			assert.False(t, mu.TryLock())
+			mu.Unlock()
+		})
+	}
+}
+
+func TestUnlockOfUnlockedMutexPanics(t *testing.T) {
+	res := run(t, sim.Options{}, func(w *sim.World) { w.NewMutex().Unlock() })
+	require.NotNil(t, res.Failure)
+	assert.Equal(t, sim.Panic, res.Failure.Kind)
+	assert.Contains(t, res.Failure.Message, "unlock of unlocked mutex")
+}
+
+func TestRWMutexWriterExcludesReadersAndBlocksNewOnes(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			rw := w.NewRWMutex()
+			readers, writers := 0, 0
+			check := func() {
+				if writers > 1 || (writers == 1 && readers > 0) {
+					w.Violate("rwmutex", "%d writers, %d readers", writers, readers)
+				}
+			}
+			wg := w.NewWaitGroup()
+			for i := 0; i < 3; i++ {
+				wg.Add(2)
+				w.Go("reader", func() {
+					defer wg.Done()
+					rw.RLock()
+					readers++
+					check()
+					w.Yield()
+					readers--
+					rw.RUnlock()
+				})
+				w.Go("writer", func() {
+					defer wg.Done()
+					rw.Lock()
+					writers++
+					check()
+					w.Yield()
+					writers--
+					rw.Unlock()
+				})
+			}
+			wg.Wait()
+		})
+	}
+	// Writer preference: once a writer waits, a new reader waits too.
+	mustPass(t, sim.Options{Strategy: sim.Strategy{Kind: sim.FIFO}}, func(w *sim.World) {
+		rw := w.NewRWMutex()
+		rw.RLock()
+		w.Go("writer", func() { rw.Lock(); rw.Unlock() })
+		w.Yield()
+		w.Yield() // writer now waits
+		assert.False(t, rw.TryRLock(), "new reader must wait behind a waiting writer")
+		rw.RUnlock()
+		w.Sleep(time.Second)
+		assert.True(t, rw.TryRLock())
+		rw.RUnlock()
+	})
+}
+
+func TestCondSignalBroadcast(t *testing.T) {
+	for seed := uint64(0); seed < 30; seed++ {
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			mu := w.NewMutex()
+			c := w.NewCond(mu)
+			ready, woken := false, 0
+			wg := w.NewWaitGroup()
+			for i := 0; i < 3; i++ {
+				wg.Add(1)
+				w.Go("waiter", func() {
+					defer wg.Done()
+					mu.Lock()
+					for !ready {
+						c.Wait()
+					}
+					woken++
+					mu.Unlock()
+				})
+			}
+			w.Sleep(time.Second)
+			mu.Lock()
+			ready = true
+			c.Signal()
+			c.Broadcast()
+			mu.Unlock()
+			wg.Wait()
+			assert.Equal(t, 3, woken)
+		})
+	}
+}
+
+func TestWaitGroupNegativePanics(t *testing.T) {
+	res := run(t, sim.Options{}, func(w *sim.World) { w.NewWaitGroup().Done() })
+	require.NotNil(t, res.Failure)
+	assert.Contains(t, res.Failure.Message, "negative WaitGroup counter")
+}
+
+func TestOnceRunsOnceAndWaiters(t *testing.T) {
+	for seed := uint64(0); seed < 30; seed++ {
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			o := w.NewOnce()
+			calls, finished := 0, false
+			wg := w.NewWaitGroup()
+			for i := 0; i < 4; i++ {
+				wg.Add(1)
+				w.Go("caller", func() {
+					defer wg.Done()
+					o.Do(func() { calls++; w.Sleep(time.Second); finished = true })
+					if !finished {
+						w.Violate("once", "Do returned before f completed")
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, 1, calls)
+		})
+	}
+}
+
+func TestChanSemantics(t *testing.T) {
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		ch := sim.NewChan[int](w, 2)
+		assert.Equal(t, 2, ch.Cap())
+		ch.Send(1)
+		ch.Send(2)
+		assert.False(t, ch.TrySend(3), "buffer full")
+		assert.Equal(t, 2, ch.Len())
+		ch.Close()
+		v, ok := ch.Recv2()
+		assert.Equal(t, []any{1, true}, []any{v, ok})
+		v, ok = ch.Recv2()
+		assert.Equal(t, []any{2, true}, []any{v, ok})
+		v, ok = ch.Recv2()
+		assert.Equal(t, []any{0, false}, []any{v, ok}, "closed and drained")
+
+		un := sim.NewChan[string](w, 0)
+		_, _, ready := un.TryRecv()
+		assert.False(t, ready)
+		w.Go("sender", func() {
+			for _, s := range []string{"a", "b", "c"} {
+				un.Send(s)
+			}
+			un.Close()
+		})
+		var got []string
+		for s := range un.All() {
+			got = append(got, s)
+		}
+		assert.Equal(t, []string{"a", "b", "c"}, got)
+	})
+}
+
+func TestSendOnClosedChanPanics(t *testing.T) {
+	res := run(t, sim.Options{}, func(w *sim.World) {
+		ch := sim.NewChan[int](w, 0)
+		w.Go("blocked-sender", func() { ch.Send(1) })
+		w.Yield()
+		w.Yield()
+		ch.Close()
+		w.Sleep(time.Second)
+	})
+	require.NotNil(t, res.Failure)
+	assert.Equal(t, sim.Panic, res.Failure.Kind)
+	assert.Equal(t, "blocked-sender", res.Failure.Task)
+	assert.Contains(t, res.Failure.Message, "send on closed channel")
+
+	res = run(t, sim.Options{}, func(w *sim.World) {
+		ch := sim.NewChan[int](w, 0)
+		ch.Close()
+		ch.Close()
+	})
+	require.NotNil(t, res.Failure)
+	assert.Contains(t, res.Failure.Message, "close of closed channel")
+}
+
+func TestSelect(t *testing.T) {
+	counts := map[int]int{}
+	for seed := uint64(0); seed < 200; seed++ {
+		mustPass(t, sim.Options{Seed: seed}, func(w *sim.World) {
+			a, b := sim.NewChan[int](w, 1), sim.NewChan[int](w, 1)
+			a.Send(1)
+			b.Send(2)
+			var v int
+			i := sim.Select(w, sim.RecvCase(a, &v, nil), sim.RecvCase(b, &v, nil))
+			counts[i]++
+			assert.Equal(t, i+1, v)
+		})
+	}
+	assert.Greater(t, counts[0], 60, "both ready cases are chosen")
+	assert.Greater(t, counts[1], 60, "both ready cases are chosen")
+
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		a := sim.NewChan[int](w, 0)
+		assert.Equal(t, 1, sim.Select(w, sim.RecvCase(a, nil, nil), sim.DefaultCase()))
+
+		// Blocking select woken by a sender, a timer, and a closer.
+		w.Go("sender", func() { w.Sleep(time.Second); a.Send(7) })
+		var v int
+		var ok bool
+		tm := w.NewTimer(time.Hour)
+		i := sim.Select(w, sim.RecvCase(a, &v, &ok), sim.RecvCase(tm.C(), nil, nil))
+		assert.Equal(t, []any{0, 7, true}, []any{i, v, ok})
+		assert.Equal(t, time.Second, w.Elapsed())
+
+		tm2 := w.NewTimer(time.Minute)
+		i = sim.Select(w, sim.RecvCase(a, &v, &ok), sim.RecvCase(tm2.C(), nil, nil))
+		assert.Equal(t, 1, i)
+		assert.Equal(t, time.Minute+time.Second, w.Elapsed())
+
+		out := sim.NewChan[int](w, 0)
+		w.Go("receiver", func() { assert.Equal(t, 42, out.Recv()) })
+		assert.Equal(t, 0, sim.Select(w, sim.SendCase(out, 42)))
+
+		w.Go("closer", func() { w.Sleep(time.Second); a.Close() })
+		i = sim.Select(w, sim.RecvCase(a, &v, &ok))
+		assert.Equal(t, []any{0, 0, false}, []any{i, v, ok})
+	})
+}
+
+func TestContextCancelAndDeadline(t *testing.T) {
+	mustPass(t, sim.Options{CheckLeaks: true}, func(w *sim.World) {
+		root := w.Background()
+		parent, cancelParent := w.WithCancel(root)
+		child, cancelChild := w.WithTimeout(parent, 5*time.Second)
+		defer cancelChild()
+		dl, ok := child.Deadline()
+		assert.True(t, ok)
+		assert.Equal(t, w.Now().Add(5*time.Second), dl)
+
+		// The deadline fires in virtual time.
+		child.DoneChan().Recv()
+		assert.Equal(t, 5*time.Second, w.Elapsed())
+		assert.ErrorIs(t, child.Err(), context.DeadlineExceeded)
+		assert.NoError(t, parent.Err())
+
+		// Cancelling a parent cancels its children, natively visible too.
+		c2, cancel2 := w.WithCancel(parent)
+		defer cancel2()
+		vctx := sim.WithValue(c2, "k", "v")
+		c3, cancel3 := w.WithDeadline(vctx, w.Now().Add(time.Hour))
+		defer cancel3()
+		assert.Equal(t, "v", c3.Value("k"))
+		cancelParent()
+		_, ok, ready := c3.DoneChan().TryRecv()
+		assert.True(t, ready)
+		assert.False(t, ok)
+		select {
+		case <-c3.Done():
+		default:
+			t.Error("native Done not closed after cancel")
+		}
+		assert.ErrorIs(t, c3.Err(), context.Canceled)
+	})
+}
+
+func TestRandStreamsAreIndependentAndStable(t *testing.T) {
+	draw := func(seed uint64, names ...string) map[string]uint64 {
+		out := map[string]uint64{}
+		w, err := sim.New(sim.Options{Seed: seed})
+		require.NoError(t, err)
+		for _, n := range names {
+			out[n] = w.Rand(n).Uint64()
+		}
+		return out
+	}
+	a := draw(1, "net", "jitter")
+	b := draw(1, "jitter", "extra", "net")
+	assert.Equal(t, a["net"], b["net"], "adding a stream does not shift others")
+	assert.Equal(t, a["jitter"], b["jitter"])
+	assert.NotEqual(t, a["net"], a["jitter"])
+	assert.NotEqual(t, a["net"], draw(2, "net")["net"])
+
+	// The generator's output is pinned: a change here changes every seed.
+	r := sim.NewRand(42)
+	assert.Equal(t, []uint64{0xbdd732262feb6e95, 0x28efe333b266f103, 0x47526757130f9f52}, []uint64{r.Uint64(), r.Uint64(), r.Uint64()})
+	for i := 0; i < 1000; i++ {
+		v := r.Intn(7)
+		require.True(t, v >= 0 && v < 7)
+		f := r.Float64()
+		require.True(t, f >= 0 && f < 1)
+	}
+}
+
+func TestLoggerStampsVirtualTime(t *testing.T) {
+	var buf logBuf
+	mustPass(t, sim.Options{Log: &buf}, func(w *sim.World) {
+		w.Sleep(90 * time.Minute)
+		w.Logger().Info("hello", "k", 1)
+	})
+	assert.Contains(t, buf.String(), "time=2000-01-01T01:30:00.000Z")
+	assert.Contains(t, buf.String(), "msg=hello k=1 task=main")
+}
+
+type logBuf struct{ b []byte }
+
+func (l *logBuf) Write(p []byte) (int, error) { l.b = append(l.b, p...); return len(p), nil }
+func (l *logBuf) String() string              { return string(l.b) }
+
+func TestManyWorldsInParallel(t *testing.T) {
+	fps := make([]uint64, 8)
+	done := make(chan int)
+	prog := func(w *sim.World) {
+		mu := w.NewMutex()
+		ch := sim.NewChan[int](w, 1)
+		for i := 0; i < 3; i++ {
+			w.Go("w", func() { mu.Lock(); w.Sleep(time.Millisecond); mu.Unlock(); ch.Send(i) })
+		}
+		for i := 0; i < 3; i++ {
+			ch.Recv()
+		}
+	}
+	for i := range fps {
+		go func() {
+			fps[i] = mustPass(t, sim.Options{Seed: 5}, prog).Fingerprint
+			done <- i
+		}()
+	}
+	for range fps {
+		<-done
+	}
+	for _, fp := range fps {
+		assert.Equal(t, fps[0], fp)
+	}
+}
