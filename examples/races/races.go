@@ -1,0 +1,78 @@
+//detsim:simulated
+
+// Package races holds small programs with known concurrency bugs, written
+// against sim.Env like real protocol code. The kernel's examples, `make run`
+// and the counter-race scenario use them to show a sweep finding a bug and a
+// seed replaying it.
+package races
+
+import "github.com/detsim/detsim/sim"
+
+// LostUpdate starts two workers that each add 1 to a shared counter. The
+// counter is guarded by a hand-rolled "busy" flag: check the flag, then set
+// it. Between the check and the act each worker calls report (think of a
+// metrics update or a log write that blocks briefly) — a scheduling point.
+// If both workers pass the check before either sets the flag, both read the
+// same value and one increment is lost. LostUpdate returns the final counter
+// (2 when correct).
+func LostUpdate(env sim.Env) int {
+	counter, busy := 0, false
+	metrics := sim.NewChan[string](env, 4)
+	wg := env.NewWaitGroup()
+	worker := func() {
+		defer wg.Done()
+		for busy { // check ...
+			env.Sleep(1)
+		}
+		metrics.Send("enter") // ... a scheduling point ...
+		busy = true           // ... then act: too late if another worker got in.
+		v := counter
+		env.Yield()
+		counter = v + 1
+		busy = false
+	}
+	wg.Add(2)
+	env.Go("worker-1", worker)
+	env.Go("worker-2", worker)
+	wg.Wait()
+	return counter
+}
+
+// DepthThree has a bug that needs two specific preemptions (PCT depth 3:
+// three ordering constraints a1 < b1 < a2 < b2). Task A publishes x and
+// then, one step later, promotes y to z; task B first does pad steps of
+// unrelated work, then promotes x to y, then checks z. B sees z set only if
+// A is preempted right after publishing x, B runs all its padding and its
+// promotion, and B is then preempted so A's promotion lands before B's check.
+// A random scheduler must pick B pad+1 times in a row at the right moment
+// (probability about 2^-(pad+1)); PCT needs two change points at the right
+// steps (about 1/(2k^2) for k steps). It returns true when the bug fired.
+func DepthThree(env sim.Env, pad int) bool {
+	x, y, z := false, false, false
+	bug := false
+	wg := env.NewWaitGroup()
+	wg.Add(2)
+	env.Go("A", func() {
+		defer wg.Done()
+		x = true // a1
+		env.Yield()
+		if y { // a2
+			z = true
+		}
+	})
+	env.Go("B", func() {
+		defer wg.Done()
+		for i := 0; i < pad; i++ {
+			env.Yield()
+		}
+		if x { // b1
+			y = true
+		}
+		env.Yield()
+		if z { // b2
+			bug = true
+		}
+	})
+	wg.Wait()
+	return bug
+}
