@@ -360,3 +360,33 @@ func TestFailureErrorFormat(t *testing.T) {
 	assert.Equal(t, "deadlock at step 4, t=1s: stuck\n  task 1 \"main\": Sleep", f.Error())
 	assert.True(t, strings.HasPrefix(sim.Result{Seed: 3}.String(), "seed=3 strategy=random"))
 }
+
+func TestKilledTaskStopsAtNextSchedulingPointAndLeavesNoWaiter(t *testing.T) {
+	var reached []string
+	mustPass(t, sim.Options{Strategy: sim.Strategy{Kind: sim.FIFO}}, func(w *sim.World) {
+		ch := sim.NewChan[int](w, 0)
+		w.Go("self-killer", func() {
+			defer func() {
+				// Deferred calls still work while unwinding.
+				ch.TrySend(0)
+				reached = append(reached, "defer")
+			}()
+			w.Current().Kill()
+			w.Yield()
+			reached = append(reached, "after Yield")
+		})
+		w.Go("killed-then-blocks", func() {
+			defer func() {
+				// A blocking call while unwinding unwinds again and must
+				// leave no waiter or timer behind.
+				w.Sleep(time.Hour)
+			}()
+			w.Current().Kill()
+			ch.Recv()
+		})
+		w.Sleep(time.Second)
+		assert.False(t, ch.TrySend(1), "no receiver may be left queued")
+		w.Sleep(2 * time.Hour) // a stale sleep event would wake a finished task
+	})
+	assert.Equal(t, []string{"defer"}, reached)
+}

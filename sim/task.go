@@ -74,6 +74,9 @@ type Task struct {
 	// killed makes the task unwind (run its defers and exit) the next time
 	// it is resumed; set at teardown and on host crashes.
 	killed bool
+	// unwinding is set once the unwind signal has been raised in the task,
+	// so the scheduling points its deferred calls reach let them finish.
+	unwinding bool
 
 	// prio is the PCT priority (higher runs first).
 	prio int64
@@ -188,9 +191,12 @@ func (w *World) cur(op string) *Task {
 // calling task stays runnable. Every primitive calls it (or block) once.
 func (w *World) schedPoint(op string) *Task {
 	t := w.cur(op)
-	if w.stopping || t.killed {
-		// The run is ending: let the task finish its unwinding without
-		// further scheduling.
+	if t.killed && !t.unwinding {
+		w.unwind(t)
+	}
+	if w.stopping || t.unwinding {
+		// The run is ending or the task is unwinding: let it finish
+		// without further scheduling.
 		return t
 	}
 	t.state = taskRunnable
@@ -201,11 +207,16 @@ func (w *World) schedPoint(op string) *Task {
 
 // block parks t until another task or event wakes it.
 func (w *World) block(t *Task, kind WaitKind, obj Waitable) {
+	t.waitKind, t.waitObj = kind, obj
 	if w.stopping || t.killed {
-		panic(unwindSignal{})
+		// The caller has already queued t on obj (and maybe armed its
+		// sleep timer): take it off again, or a later wake would find a
+		// finished task.
+		w.detach(t)
+		t.waitKind, t.waitObj = WaitNone, nil
+		w.unwind(t)
 	}
 	t.state = taskBlocked
-	t.waitKind, t.waitObj = kind, obj
 	w.record(TraceBlock, t, int64(kind), "")
 	w.switchOut(t)
 	t.waitKind, t.waitObj = WaitNone, nil
@@ -215,8 +226,15 @@ func (w *World) block(t *Task, kind WaitKind, obj Waitable) {
 func (w *World) switchOut(t *Task) {
 	t.yield(struct{}{})
 	if t.killed {
-		panic(unwindSignal{})
+		w.unwind(t)
 	}
+}
+
+// unwind raises the unwind signal in t (the running task): its defers run
+// and its wrapper recovers the signal.
+func (w *World) unwind(t *Task) {
+	t.unwinding = true
+	panic(unwindSignal{})
 }
 
 // wake makes a blocked task runnable.

@@ -226,8 +226,8 @@ func (w *World) Violate(property, format string, args ...any) {
 		f.Task = w.current.name
 	}
 	w.fail(f)
-	if w.current != nil && !w.loopDone {
-		panic(unwindSignal{})
+	if t := w.current; t != nil && !w.loopDone {
+		w.unwind(t)
 	}
 }
 
