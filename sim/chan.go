@@ -43,7 +43,7 @@ func NewChan[T any](e Env, size int) Chan[T] {
 	if w := e.Sim(); w != nil {
 		return newSimChan[T](w, size)
 	}
-	return nativeChan[T]{c: make(chan T, size)}
+	return NativeChan(make(chan T, size))
 }
 
 // waiter is a task waiting in one channel's send or receive queue, either

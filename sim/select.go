@@ -194,7 +194,7 @@ func (r *recvCase[T]) finish() {
 func (r *recvCase[T]) describe() string { return "Recv " + r.sc().DescribeWait() }
 
 func (r *recvCase[T]) native() reflect.SelectCase {
-	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.ch.(nativeChan[T]).c)}
+	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.ch.(nativeChan[T]).rc)}
 }
 
 func (r *recvCase[T]) nativeDone(v reflect.Value, ok bool) {
@@ -242,7 +242,7 @@ func (s *sendCase[T]) finish() {
 func (s *sendCase[T]) describe() string { return "Send " + s.sc().DescribeWait() }
 
 func (s *sendCase[T]) native() reflect.SelectCase {
-	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.ch.(nativeChan[T]).c), Send: reflect.ValueOf(&s.v).Elem()}
+	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.ch.(nativeChan[T]).send()), Send: reflect.ValueOf(&s.v).Elem()}
 }
 
 func (s *sendCase[T]) nativeDone(reflect.Value, bool) {}
