@@ -131,10 +131,13 @@ func (c *simCtx) cancel(err error) {
 	if c.timer != nil {
 		c.timer.stop()
 	}
-	for _, ch := range c.children {
+	// Detach the children first: each child's cancel removes itself from
+	// its parent's list, which must not shift the list being walked.
+	children := c.children
+	c.children = nil
+	for _, ch := range children {
 		ch.cancel(err)
 	}
-	c.children = nil
 	if p := c.parent; p != nil {
 		for i, s := range p.children {
 			if s == c {

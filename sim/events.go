@@ -124,7 +124,7 @@ func (w *World) schedule(e *event, when int64) {
 	w.seq++
 	e.key = w.seq
 	if w.opts.Strategy.PermuteEqualTime {
-		e.key = uint64(draw(w.src, 1<<31))<<32 | (w.seq & 0xffffffff)
+		e.key = uint64(draw(w.src, 1<<30))<<32 | (w.seq & 0xffffffff)
 	}
 	w.events.push(e)
 }

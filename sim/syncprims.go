@@ -217,27 +217,41 @@ func (w *World) NewCond(l sync.Locker) Cond {
 
 func (c *simCond) Wait() {
 	t := c.w.cur("Cond.Wait")
-	// Enqueue before unlocking, so a Signal between the two is not lost.
+	// Enqueue before unlocking, so a Signal between the two is not lost:
+	// Unlock is a scheduling point, and a Signal that pops t while it is
+	// still runnable marks it signalled instead of waking it.
 	c.q.push(t)
 	c.n++
+	t.condSignalled = false
 	c.l.Unlock()
-	c.w.block(t, WaitCond, c)
+	if !t.condSignalled {
+		c.w.block(t, WaitCond, c)
+	}
+	t.condSignalled = false
 	c.l.Lock()
+}
+
+// release lets a task popped from the queue continue.
+func (c *simCond) release(t *Task) {
+	c.n--
+	if t.state == taskBlocked {
+		c.w.wake(t)
+	} else {
+		t.condSignalled = true
+	}
 }
 
 func (c *simCond) Signal() {
 	c.w.schedPoint("Cond.Signal")
 	if t := c.q.pop(); t != nil {
-		c.n--
-		c.w.wake(t)
+		c.release(t)
 	}
 }
 
 func (c *simCond) Broadcast() {
 	c.w.schedPoint("Cond.Broadcast")
 	for t := c.q.pop(); t != nil; t = c.q.pop() {
-		c.n--
-		c.w.wake(t)
+		c.release(t)
 	}
 }
 

@@ -88,6 +88,9 @@ type Task struct {
 	// wakeClosed tells a task woken from a channel send that the channel
 	// was closed (it must panic).
 	wakeClosed bool
+	// condSignalled tells Cond.Wait that a Signal reached the task before
+	// it blocked.
+	condSignalled bool
 	// goid is the id of the goroutine running the coroutine, used only to
 	// find the task's stack when it escapes.
 	goid atomic.Uint64
