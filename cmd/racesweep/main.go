@@ -28,19 +28,11 @@ type program struct {
 var programs = map[string]program{
 	"lost-update": {
 		doc: "two workers increment a counter behind a check-then-act flag",
-		run: func(w *sim.World) {
-			if got := races.LostUpdate(w); got != 2 {
-				w.Violate("no-lost-update", "counter = %d after two increments", got)
-			}
-		},
+		run: races.CheckLostUpdate,
 	},
 	"depth-three": {
 		doc: "a bug that needs two specific preemptions (PCT depth 3)",
-		run: func(w *sim.World) {
-			if races.DepthThree(w, 12) {
-				w.Violate("no-depth-three-bug", "A promoted y to z between B's promotion and B's check")
-			}
-		},
+		run: func(w *sim.World) { races.CheckDepthThree(w, 12) },
 	},
 }
 

@@ -76,3 +76,20 @@ func DepthThree(env sim.Env, pad int) bool {
 	wg.Wait()
 	return bug
 }
+
+// CheckLostUpdate is a main task for w: it runs LostUpdate and fails the run
+// with the violation "no-lost-update" when an increment was lost.
+func CheckLostUpdate(w *sim.World) {
+	if got := LostUpdate(w); got != 2 {
+		w.Violate("no-lost-update", "counter = %d after two increments", got)
+	}
+}
+
+// CheckDepthThree is a main task for w: it runs DepthThree with the given
+// padding and fails the run with the violation "no-depth-three-bug" when the
+// bug fired.
+func CheckDepthThree(w *sim.World, pad int) {
+	if DepthThree(w, pad) {
+		w.Violate("no-depth-three-bug", "A promoted y to z between B's promotion and B's check")
+	}
+}
