@@ -106,6 +106,8 @@ type simChan[T any] struct {
 	free   []*waiter[T]
 	// timerOf is set for a timer's channel, which reports capacity 0.
 	timerOf *timer
+	// label, if set, names the channel in reports (Signal channels).
+	label string
 }
 
 func newSimChan[T any](w *World, size int) *simChan[T] {
@@ -318,6 +320,9 @@ func (c *simChan[T]) All() iter.Seq[T] {
 
 // DescribeWait implements Waitable.
 func (c *simChan[T]) DescribeWait() string {
+	if c.label != "" {
+		return c.label
+	}
 	if c.timerOf != nil {
 		return fmt.Sprintf("the channel of timer#%d", c.timerOf.id)
 	}

@@ -95,7 +95,8 @@ type Task struct {
 	// find the task's stack when it escapes.
 	goid atomic.Uint64
 	// Owner is free for packages built on the kernel (netmodel tags each
-	// task with its host).
+	// task with its host). A task inherits its creator's Owner, and an
+	// AfterFunc task the Owner of the task that made the timer.
 	Owner any
 }
 
@@ -136,6 +137,7 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 	t.sleep.task = t
 	if parent != nil {
 		t.parent = parent.id
+		t.Owner = parent.Owner
 	}
 	t.next, t.stop = iter.Pull(t.body)
 	w.tasks = append(w.tasks, t)

@@ -16,6 +16,7 @@ type timer struct {
 	f       func()              // AfterFunc
 	ctx     *simCtx             // context deadline
 	creator string
+	owner   any // the creating task's Owner
 }
 
 func (w *World) newTimer(kind eventKind) *timer {
@@ -24,6 +25,7 @@ func (w *World) newTimer(kind eventKind) *timer {
 	tm.ev = event{idx: -1, kind: kind, tm: tm}
 	if t := w.current; t != nil {
 		tm.creator = t.name
+		tm.owner = t.Owner
 	}
 	if kind == evTimer || kind == evTicker {
 		tm.ch = newSimChan[time.Time](w, 1)
@@ -42,7 +44,8 @@ func (tm *timer) fire() {
 		tm.ch.offer(w.Now())
 		w.schedule(&tm.ev, w.now+tm.period)
 	case evAfterFunc:
-		w.spawn(fmt.Sprintf("AfterFunc(timer#%d)", tm.id), tm.f, nil)
+		t := w.spawn(fmt.Sprintf("AfterFunc(timer#%d)", tm.id), tm.f, nil)
+		t.Owner = tm.owner
 	case evDeadline:
 		tm.ctx.cancel(errDeadlineExceeded)
 	}

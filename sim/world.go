@@ -256,6 +256,35 @@ func (w *World) callInvariant(inv invariant) (err error) {
 	return inv.check()
 }
 
+// KillOwner models a crash of everything owner owns: every live task whose
+// Owner is owner is killed (it unwinds at once if blocked, or at its next
+// scheduling point), and every pending timer those tasks made is stopped.
+// It returns the number of tasks killed. It may be called from a task or an
+// event; a task that kills its own owner unwinds at its next scheduling
+// point.
+func (w *World) KillOwner(owner any) int {
+	if owner == nil {
+		panic("sim: KillOwner(nil)")
+	}
+	n := 0
+	for _, t := range w.tasks {
+		if t.Owner == owner && t.state != taskDone && !t.killed {
+			t.Kill()
+			n++
+		}
+	}
+	var stale []*event
+	for _, e := range w.events {
+		if e.tm != nil && e.tm.owner == owner {
+			stale = append(stale, e)
+		}
+	}
+	for _, e := range stale {
+		e.tm.stop()
+	}
+	return n
+}
+
 // Failed reports whether the run has already failed (useful in tasks that
 // loop until the run ends).
 func (w *World) Failed() bool { return w.failure != nil }

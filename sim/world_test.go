@@ -475,3 +475,53 @@ func TestManyWorldsInParallel(t *testing.T) {
 		assert.Equal(t, fps[0], fp)
 	}
 }
+
+func TestKillOwnerKillsTasksAndTheirTimers(t *testing.T) {
+	type host struct{ name string }
+	a, b := &host{"a"}, &host{"b"}
+	var alive []string
+	mustPass(t, sim.Options{CheckLeaks: true}, func(w *sim.World) {
+		for _, h := range []*host{a, b} {
+			w.Go(h.name+"/main", func() {
+				w.Current().Owner = h
+				w.AfterFunc(time.Hour, func() { alive = append(alive, h.name+" afterfunc") })
+				w.Go(h.name+"/child", func() { // inherits the owner
+					w.Sleep(2 * time.Hour)
+					alive = append(alive, h.name+" child")
+				})
+				w.Sleep(3 * time.Hour)
+			})
+		}
+		w.Sleep(time.Minute)
+		assert.Equal(t, 2, w.KillOwner(a))
+		w.Sleep(4 * time.Hour)
+	})
+	assert.Equal(t, []string{"b afterfunc", "b child"}, alive)
+}
+
+func TestSignalBroadcastWakesAllWaitersFromEvents(t *testing.T) {
+	woke := 0
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		sig := w.NewSignal("test signal")
+		ready := false
+		wg := w.NewWaitGroup()
+		for i := 0; i < 3; i++ {
+			wg.Add(1)
+			w.Go("waiter", func() {
+				defer wg.Done()
+				for !ready {
+					sig.C().Recv()
+				}
+				woke++
+			})
+		}
+		w.ScheduleFunc(time.Second, func() { ready = true; sig.Broadcast() })
+		wg.Wait()
+		assert.Equal(t, time.Second, w.Elapsed())
+		assert.Equal(t, 1, sig.Broadcasts())
+	})
+	assert.Equal(t, 3, woke)
+	res := run(t, sim.Options{}, func(w *sim.World) { w.NewSignal("Conn.Read x <- y").C().Recv() })
+	require.NotNil(t, res.Failure)
+	assert.Contains(t, res.Failure.Error(), "Chan.Recv on Conn.Read x <- y")
+}
