@@ -154,6 +154,20 @@ func (w *World) Go(name string, fn func()) {
 	}
 }
 
+// Spawn is Go for packages built on the kernel: it starts fn as a task owned
+// by owner (see Task.Owner and KillOwner) and returns the task.
+func (w *World) Spawn(name string, owner any, fn func()) *Task {
+	if fn == nil {
+		panic("sim: Spawn(" + name + ", nil): task function is nil")
+	}
+	t := w.spawn(name, fn, w.current)
+	t.Owner = owner
+	if w.current != nil {
+		w.schedPoint("Go")
+	}
+	return t
+}
+
 // Yield is a scheduling point: the strategy may run another task.
 func (w *World) Yield() { w.schedPoint("Yield") }
 

@@ -62,3 +62,28 @@ func TestContextCancelReachesEveryChild(t *testing.T) {
 	require.Nil(t, res.Failure, "%v", res.Failure)
 	require.Equal(t, []error{context.Canceled, context.Canceled, context.Canceled}, errs)
 }
+
+// TestTeardownDetachesBlockedTasks: at the end of a run, a task blocked in
+// Select whose deferred code closes a channel it was waiting on used to find
+// its own stale waiter and try to wake itself ("internal error: waking task
+// in state running"). Teardown now detaches blocked tasks before unwinding
+// them.
+func TestTeardownDetachesBlockedTasks(t *testing.T) {
+	w, err := sim.New(sim.Options{})
+	require.NoError(t, err)
+	res, err := w.Run(func() {
+		ch := sim.NewChan[int](w, 0)
+		w.Go("selector", func() {
+			defer ch.Close()
+			sim.Select(w, sim.RecvCase(ch, nil, nil))
+		})
+		w.Go("receiver", func() {
+			defer ch.Close()
+			ch.Recv()
+		})
+		w.Yield()
+		w.Yield()
+	})
+	require.NoError(t, err)
+	require.Nil(t, res.Failure, "%v", res.Failure)
+}

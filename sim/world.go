@@ -372,6 +372,11 @@ func (w *World) teardown() {
 			}
 			progressed = true
 			t.killed = true
+			if t.state == taskBlocked {
+				// Take it off what it waits on first: its deferred calls
+				// may signal that very object.
+				w.detach(t)
+			}
 			w.current = t
 			t.state = taskRunning
 			t.next()

@@ -1,0 +1,594 @@
+package netmodel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/detsim/detsim/sim"
+)
+
+// conn is one endpoint of a simulated TCP connection: net.Conn.
+//
+// Each direction is a pipe carrying segments in order, exactly once: a
+// segment that is lost or cannot cross the link (partition, crashed peer) is
+// retransmitted after an RTO that doubles from Options.MinRTO, and when the
+// oldest unacknowledged segment has waited longer than Options.UserTimeout
+// the connection breaks with "connection timed out".
+type conn struct {
+	h      *Host
+	epoch  int
+	local  netip.AddrPort
+	remote netip.AddrPort
+	out    *pipe // what this endpoint sends
+	in     *pipe // what this endpoint receives
+	sig    *sim.Signal
+
+	dialing     bool
+	established bool
+	closed      bool  // Close was called here
+	err         error // reset or timed out: terminal
+	rdl, wdl    time.Time
+}
+
+var _ net.Conn = (*conn)(nil)
+
+// pipe is one direction of a connection, from src's endpoint to dst's.
+type pipe struct {
+	n        *Network
+	src, dst *conn
+	link     *linkState
+
+	// Sender side: queue[0:next] are in flight (arrivals scheduled with
+	// generation gen); queue[next:] wait. A failed delivery bumps gen (the
+	// scheduled arrivals become stale) and resends from queue[0].
+	queue      []tcpSegment
+	next       int
+	gen        int
+	lastArrive time.Duration // arrival time of the last scheduled segment
+	rto        time.Duration
+	stallSince time.Duration // when the head first failed; -1 if not stalled
+	retrying   bool
+	dead       bool // connection over: send nothing more
+
+	// Receiver side.
+	buf    []byte
+	unread int // bytes sent and not yet read by dst: the send buffer's fill
+	fin    bool
+}
+
+type tcpSegment struct {
+	data []byte
+	fin  bool
+}
+
+func newPipe(n *Network, src, dst *conn) *pipe {
+	return &pipe{n: n, src: src, dst: dst, link: n.link(src.h, dst.h), rto: n.opts.MinRTO, stallSince: -1}
+}
+
+func (h *Host) newConn(local, remote netip.AddrPort) *conn {
+	c := &conn{h: h, epoch: h.epoch, local: local, remote: remote}
+	c.sig = h.n.w.NewSignal(fmt.Sprintf("Conn %s %s<->%s", h.name, local, remote))
+	h.conns = append(h.conns, c)
+	h.tcpPorts[local.Port()]++
+	return c
+}
+
+// release frees the endpoint's port and its place in the host's table.
+func (c *conn) release() {
+	h := c.h
+	if c.epoch != h.epoch {
+		return
+	}
+	for i, x := range h.conns {
+		if x == c {
+			h.conns = append(h.conns[:i], h.conns[i+1:]...)
+			h.tcpPorts[c.local.Port()]--
+			return
+		}
+	}
+}
+
+// push queues a segment and transmits what it can.
+func (p *pipe) push(s tcpSegment) {
+	if p.dead {
+		return
+	}
+	p.queue = append(p.queue, s)
+	p.transmit()
+}
+
+// transmit sends every waiting segment it can; on the first that cannot
+// go (lost, or the link unusable) it stalls and schedules a retransmission.
+func (p *pipe) transmit() {
+	n, l := p.n, p.link
+	for !p.dead && p.next < len(p.queue) && !p.retrying {
+		l.stats.Sent++
+		ok, cause := n.reachable(l.from, l.to)
+		if ok && l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
+			ok, cause = false, DropLoss
+		}
+		if !ok {
+			l.stats.Dropped[cause]++
+			p.stall()
+			return
+		}
+		now := n.w.Elapsed()
+		arrive := max(now+l.cfg.Latency.Sample(l.rnd), p.lastArrive)
+		p.lastArrive = arrive
+		gen := p.gen
+		p.next++
+		n.w.ScheduleFunc(arrive-now, func() { p.arrive(gen, now) })
+	}
+}
+
+// stall schedules a retransmission from queue[next] after the RTO, or breaks
+// the connection when the head has waited past the user timeout.
+func (p *pipe) stall() {
+	n := p.n
+	now := n.w.Elapsed()
+	if p.stallSince < 0 {
+		p.stallSince = now
+	}
+	if now-p.stallSince >= n.opts.UserTimeout {
+		p.src.fail(errTimedOut("write"))
+		return
+	}
+	p.retrying = true
+	// The next try comes after the RTO, or when the user timeout expires
+	// if that is sooner (TCP_USER_TIMEOUT fires on time).
+	d := min(p.rto, p.stallSince+n.opts.UserTimeout-now)
+	p.rto = min(2*p.rto, n.opts.MaxRTO)
+	n.w.ScheduleFunc(d, func() {
+		p.retrying = false
+		if !p.dead {
+			p.link.stats.Retransmits++
+			p.transmit()
+		}
+	})
+}
+
+// arrive delivers queue[0] at the end of its flight. If the link became
+// unusable meanwhile the segment (and everything behind it) is resent.
+func (p *pipe) arrive(gen int, sentAt time.Duration) {
+	n, l := p.n, p.link
+	if p.dead || gen != p.gen {
+		return
+	}
+	if l.held {
+		l.heldQ = append(l.heldQ, func() { p.arrive(gen, sentAt) })
+		return
+	}
+	if ok, cause := n.reachable(l.from, l.to); !ok {
+		l.stats.Dropped[cause]++
+		p.gen++
+		p.next = 0
+		p.lastArrive = n.w.Elapsed()
+		p.stall()
+		return
+	}
+	seg := p.queue[0]
+	p.queue[0] = tcpSegment{}
+	p.queue = p.queue[1:]
+	p.next--
+	p.stallSince, p.rto = -1, n.opts.MinRTO
+	l.stats.Delivered++
+	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+
+	dst := p.dst
+	if dst.epoch != dst.h.epoch || dst.err != nil {
+		// The endpoint is gone (its host restarted) or reset: answer RST.
+		n.sendReset(dst, p.src)
+		return
+	}
+	if seg.fin {
+		p.fin = true
+		dst.sig.Broadcast()
+		return
+	}
+	if dst.closed {
+		// Data for an endpoint that has closed: RST, as TCP does.
+		p.unread -= len(seg.data)
+		n.sendReset(dst, p.src)
+		return
+	}
+	p.buf = append(p.buf, seg.data...)
+	dst.sig.Broadcast()
+}
+
+// sendReset sends an RST from endpoint "from" to endpoint "to": a single
+// control packet that is lost if the link is unusable.
+func (n *Network) sendReset(from, to *conn) {
+	l := n.link(from.h, to.h)
+	l.stats.Sent++
+	if ok, cause := n.reachable(from.h, to.h); !ok {
+		l.stats.Dropped[cause]++
+		return
+	}
+	sentAt := n.w.Elapsed()
+	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
+		if ok, cause := n.reachable(from.h, to.h); !ok {
+			l.stats.Dropped[cause]++
+			return
+		}
+		l.stats.Delivered++
+		l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+		if to.dialing {
+			to.fail(errRefused)
+			return
+		}
+		to.fail(errReset("read"))
+	})
+}
+
+// fail ends the connection at this endpoint with a terminal error.
+func (c *conn) fail(err error) {
+	if c.err != nil || c.epoch != c.h.epoch {
+		return
+	}
+	c.err = err
+	c.out.kill()
+	c.sig.Broadcast()
+}
+
+func (p *pipe) kill() {
+	if p == nil {
+		return
+	}
+	p.dead = true
+	p.queue = nil
+	p.gen++
+}
+
+// control sends a connection-setup packet (SYN or SYN-ACK) from host a to
+// host b and runs onArrive if it gets there; it is lost otherwise.
+func (n *Network) control(a, b *Host, onArrive func()) {
+	l := n.link(a, b)
+	l.stats.Sent++
+	ok, cause := n.reachable(a, b)
+	if ok && l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
+		ok, cause = false, DropLoss
+	}
+	if !ok {
+		l.stats.Dropped[cause]++
+		return
+	}
+	sentAt := n.w.Elapsed()
+	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
+		if ok, cause := n.reachable(a, b); !ok {
+			l.stats.Dropped[cause]++
+			return
+		}
+		l.stats.Delivered++
+		l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+		onArrive()
+	})
+}
+
+func (e *hostEnv) Dial(network, address string) (net.Conn, error) {
+	return e.DialContext(nil, network, address)
+}
+
+func (e *hostEnv) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	if timeout <= 0 {
+		return e.DialContext(nil, network, address)
+	}
+	ctx, cancel := e.WithTimeout(e.Background(), timeout)
+	defer cancel()
+	return e.DialContext(ctx, network, address)
+}
+
+// DialContext opens a stream connection: one round trip (SYN, SYN-ACK) when
+// the path is clear; "connection refused" if nothing listens; SYNs are
+// retransmitted after 1s, 2s, 4s, ... until the context's deadline or
+// Options.ConnectTimeout, then "i/o timeout". ctx may be nil; it must be a
+// sim.Context to be waited on (any context's deadline is honoured).
+func (e *hostEnv) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	h, n := e.h, e.h.n
+	n.w.Yield()
+	if err := checkNetwork(network, "tcp"); err != nil {
+		return nil, opError("dial", network, nil, nil, err)
+	}
+	host, port, err := splitHostPort(address)
+	if err != nil {
+		return nil, opError("dial", network, nil, nil, err)
+	}
+	ip, err := n.resolve(host)
+	if err != nil {
+		return nil, opError("dial", network, nil, nil, err)
+	}
+	remote := netip.AddrPortFrom(ip, port)
+	if !h.up {
+		return nil, opError("dial", network, nil, tcpAddr(remote), errNetUnreach)
+	}
+	lport, err := h.ephemeral(h.tcpPorts)
+	if err != nil {
+		return nil, opError("dial", network, nil, tcpAddr(remote), err)
+	}
+	c := h.newConn(netip.AddrPortFrom(h.sourceFor(ip), lport), remote)
+	c.dialing = true
+
+	deadline := e.Now().Add(n.opts.ConnectTimeout)
+	var done sim.Chan[struct{}]
+	if ctx != nil {
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		if sc, ok := ctx.(sim.Context); ok {
+			done = sc.DoneChan()
+		}
+	}
+	dst := n.hostFor(ip)
+	n.sendSYN(c, dst, time.Second)
+	for {
+		switch {
+		case c.established:
+			c.dialing = false
+			return c, nil
+		case c.err != nil:
+			err := c.err
+			c.abandon()
+			return nil, opError("dial", network, tcpAddr(c.local), tcpAddr(remote), err)
+		case ctx != nil && ctx.Err() != nil:
+			c.abandon()
+			err := ctx.Err()
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = errDeadline
+			}
+			return nil, opError("dial", network, tcpAddr(c.local), tcpAddr(remote), err)
+		case h.passed(deadline):
+			c.abandon()
+			return nil, opError("dial", network, tcpAddr(c.local), tcpAddr(remote), errDeadline)
+		}
+		h.wait(c.sig, deadline, done)
+	}
+}
+
+// abandon gives up a dial.
+func (c *conn) abandon() {
+	c.dialing = false
+	c.closed = true
+	c.out.kill()
+	c.release()
+}
+
+// sendSYN sends a SYN for c to dst (nil: no such host, so it goes nowhere)
+// and schedules its retransmission after rto.
+func (n *Network) sendSYN(c *conn, dst *Host, rto time.Duration) {
+	if !c.dialing || c.established || c.err != nil {
+		return
+	}
+	if dst != nil {
+		n.control(c.h, dst, func() { n.acceptSYN(c, dst) })
+	}
+	n.w.ScheduleFunc(rto, func() { n.sendSYN(c, dst, 2*rto) })
+}
+
+// acceptSYN handles a SYN from client c arriving at host dst.
+func (n *Network) acceptSYN(c *conn, dst *Host) {
+	to := c.remote
+	for _, sc := range dst.conns {
+		if sc.remote == c.local && sc.local == to && sc.in != nil && sc.in.src == c {
+			// A retransmitted SYN: the SYN-ACK was lost; answer again.
+			n.control(dst, c.h, func() { c.synAcked() })
+			return
+		}
+	}
+	ln := dst.listeners[sockKey{to.Addr(), to.Port()}]
+	if ln == nil {
+		ln = dst.listeners[sockKey{netip.Addr{}, to.Port()}]
+	}
+	if ln == nil || ln.closed {
+		// Nothing listens: RST, which the client sees as refused.
+		sc := &conn{h: dst, epoch: dst.epoch, local: to, remote: c.local}
+		n.sendReset(sc, c)
+		return
+	}
+	if len(ln.queue) >= n.opts.Backlog {
+		return // SYN dropped; the client retransmits
+	}
+	sc := dst.newConn(to, c.local)
+	sc.established = true
+	c.out = newPipe(n, c, sc)
+	sc.in = c.out
+	sc.out = newPipe(n, sc, c)
+	c.in = sc.out
+	ln.queue = append(ln.queue, sc)
+	ln.sig.Broadcast()
+	n.control(dst, c.h, func() { c.synAcked() })
+}
+
+func (c *conn) synAcked() {
+	if c.dialing && !c.established && c.err == nil && c.epoch == c.h.epoch {
+		c.established = true
+		c.sig.Broadcast()
+	}
+}
+
+func (c *conn) gone() bool { return c.epoch != c.h.epoch }
+
+func (c *conn) Read(b []byte) (int, error) {
+	h := c.h
+	h.n.w.Yield()
+	for {
+		switch {
+		case c.closed || c.gone():
+			return 0, c.opErr("read", net.ErrClosed)
+		case len(c.in.buf) > 0:
+			k := copy(b, c.in.buf)
+			c.in.buf = c.in.buf[k:]
+			if len(c.in.buf) == 0 {
+				c.in.buf = nil
+			}
+			c.in.unread -= k
+			c.in.src.sig.Broadcast() // the peer's writer may have room now
+			return k, nil
+		case len(b) == 0 && c.err == nil:
+			return 0, nil
+		case c.in.fin:
+			return 0, io.EOF
+		case c.err != nil:
+			return 0, c.opErr("read", c.err)
+		case h.passed(c.rdl):
+			return 0, c.opErr("read", errDeadline)
+		}
+		h.wait(c.sig, c.rdl, nil)
+	}
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	h, n := c.h, c.h.n
+	n.w.Yield()
+	total := 0
+	for {
+		switch {
+		case c.closed || c.gone():
+			return total, c.opErr("write", net.ErrClosed)
+		case c.err != nil:
+			return total, c.opErr("write", c.err)
+		case len(b) == 0:
+			return total, nil
+		case h.passed(c.wdl):
+			return total, c.opErr("write", errDeadline)
+		}
+		if room := n.opts.SendBuffer - c.out.unread; room > 0 {
+			k := min(room, len(b))
+			c.out.unread += k
+			c.out.push(tcpSegment{data: append([]byte(nil), b[:k]...)})
+			b = b[k:]
+			total += k
+			continue
+		}
+		h.wait(c.sig, c.wdl, nil)
+	}
+}
+
+// Close sends a FIN after any data still queued: the peer reads what was
+// written, then io.EOF. Blocked readers and writers here get net.ErrClosed.
+func (c *conn) Close() error {
+	c.h.n.w.Yield()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	if c.err == nil && !c.gone() {
+		c.out.push(tcpSegment{fin: true})
+	}
+	c.release()
+	c.sig.Broadcast()
+	return nil
+}
+
+func (c *conn) opErr(op string, err error) error {
+	return opError(op, "tcp", tcpAddr(c.local), tcpAddr(c.remote), err)
+}
+
+func (c *conn) LocalAddr() net.Addr  { return tcpAddr(c.local) }
+func (c *conn) RemoteAddr() net.Addr { return tcpAddr(c.remote) }
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.rdl, c.wdl = t, t
+	c.sig.Broadcast()
+	return nil
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.rdl = t
+	c.sig.Broadcast()
+	return nil
+}
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.wdl = t
+	c.sig.Broadcast()
+	return nil
+}
+
+// listener is a stream listening socket: net.Listener.
+type listener struct {
+	h      *Host
+	epoch  int
+	key    sockKey
+	queue  []*conn
+	closed bool
+	sig    *sim.Signal
+}
+
+var _ net.Listener = (*listener)(nil)
+
+// Listen opens a stream listener ("tcp" or "tcp4"; port 0 picks an
+// ephemeral port).
+func (e *hostEnv) Listen(network, address string) (net.Listener, error) {
+	h := e.h
+	e.w.Yield()
+	if err := checkNetwork(network, "tcp"); err != nil {
+		return nil, opError("listen", network, nil, nil, err)
+	}
+	addr, port, err := h.localBind(address)
+	if err != nil {
+		return nil, opError("listen", network, nil, nil, err)
+	}
+	if !h.up {
+		return nil, opError("listen", network, nil, nil, errNetUnreach)
+	}
+	if port == 0 {
+		if port, err = h.ephemeral(h.tcpPorts); err != nil {
+			return nil, opError("listen", network, nil, nil, err)
+		}
+	} else if h.portTaken(h.listeners, addr, port) {
+		return nil, opError("listen", network, nil, tcpAddr(netip.AddrPortFrom(addr, port)), errAddrInUse)
+	}
+	ln := &listener{h: h, epoch: h.epoch, key: sockKey{addr, port}}
+	ln.sig = e.w.NewSignal(fmt.Sprintf("Listener.Accept on %s %s", h.name, tcpAddr(netip.AddrPortFrom(addr, port))))
+	h.listeners[ln.key] = ln
+	h.tcpPorts[port]++
+	return ln, nil
+}
+
+func (ln *listener) Accept() (net.Conn, error) {
+	h := ln.h
+	h.n.w.Yield()
+	for {
+		if ln.closed || ln.epoch != h.epoch {
+			return nil, opError("accept", "tcp", ln.Addr(), nil, net.ErrClosed)
+		}
+		if len(ln.queue) > 0 {
+			c := ln.queue[0]
+			ln.queue[0] = nil
+			ln.queue = ln.queue[1:]
+			return c, nil
+		}
+		h.wait(ln.sig, time.Time{}, nil)
+	}
+}
+
+// Close stops listening; connections not yet accepted are reset.
+func (ln *listener) Close() error {
+	h := ln.h
+	h.n.w.Yield()
+	if ln.closed {
+		return opError("close", "tcp", ln.Addr(), nil, net.ErrClosed)
+	}
+	ln.closed = true
+	if ln.epoch == h.epoch {
+		delete(h.listeners, ln.key)
+		h.tcpPorts[ln.key.port]--
+		for _, c := range ln.queue {
+			c.closed = true
+			c.out.kill()
+			c.release()
+			h.n.sendReset(c, c.in.src)
+		}
+	}
+	ln.queue = nil
+	ln.sig.Broadcast()
+	return nil
+}
+
+func (ln *listener) Addr() net.Addr {
+	return tcpAddr(netip.AddrPortFrom(ln.key.addr, ln.key.port))
+}

@@ -1,0 +1,276 @@
+package netmodel
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/detsim/detsim/sim"
+)
+
+// packetConn is a datagram socket: net.PacketConn over the simulated network.
+type packetConn struct {
+	h      *Host
+	epoch  int
+	local  sockKey
+	queue  []datagram
+	closed bool
+	sig    *sim.Signal
+	rdl    time.Time
+	wdl    time.Time
+}
+
+type datagram struct {
+	from netip.AddrPort
+	data []byte
+}
+
+var _ net.PacketConn = (*packetConn)(nil)
+
+// ListenPacket binds a datagram socket ("udp" or "udp4"; address ":port",
+// "ip:port" or "host:port"; port 0 picks an ephemeral port).
+func (e *hostEnv) ListenPacket(network, address string) (net.PacketConn, error) {
+	h := e.h
+	e.w.Yield()
+	if err := checkNetwork(network, "udp"); err != nil {
+		return nil, opError("listen", network, nil, nil, err)
+	}
+	addr, port, err := h.localBind(address)
+	if err != nil {
+		return nil, opError("listen", network, nil, nil, err)
+	}
+	if !h.up {
+		return nil, opError("listen", network, nil, nil, errNetUnreach)
+	}
+	if port == 0 {
+		if port, err = h.ephemeral(h.udpPorts); err != nil {
+			return nil, opError("listen", network, nil, nil, err)
+		}
+	} else if h.portTaken(h.udp, addr, port) {
+		return nil, opError("listen", network, nil, udpAddr(netip.AddrPortFrom(addr, port)), errAddrInUse)
+	}
+	pc := &packetConn{h: h, epoch: h.epoch, local: sockKey{addr, port}}
+	pc.sig = e.w.NewSignal(fmt.Sprintf("PacketConn.ReadFrom on %s %s", h.name, udpAddr(netip.AddrPortFrom(addr, port))))
+	h.udp[pc.local] = pc
+	h.udpPorts[port]++
+	return pc, nil
+}
+
+// portTaken reports whether binding (addr, port) conflicts with a socket in
+// socks: the same address, or either side the wildcard.
+func (h *Host) portTaken(socks any, addr netip.Addr, port uint16) bool {
+	has := func(k sockKey) bool {
+		switch m := socks.(type) {
+		case map[sockKey]*packetConn:
+			return m[k] != nil
+		case map[sockKey]*listener:
+			return m[k] != nil
+		}
+		return false
+	}
+	if has(sockKey{addr, port}) || has(sockKey{netip.Addr{}, port}) {
+		return true
+	}
+	if !addr.IsValid() {
+		for _, i := range h.ifaces {
+			if has(sockKey{i.Addr, port}) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (pc *packetConn) dead() bool { return pc.closed || pc.epoch != pc.h.epoch }
+
+func (pc *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	h := pc.h
+	h.n.w.Yield()
+	for {
+		if pc.dead() {
+			return 0, nil, opError("read", "udp", pc.LocalAddr(), nil, net.ErrClosed)
+		}
+		if len(pc.queue) > 0 {
+			d := pc.queue[0]
+			pc.queue[0] = datagram{}
+			pc.queue = pc.queue[1:]
+			n := copy(b, d.data) // a short buffer truncates, as with UDP
+			return n, udpAddr(d.from), nil
+		}
+		if h.passed(pc.rdl) {
+			return 0, nil, opError("read", "udp", pc.LocalAddr(), nil, errDeadline)
+		}
+		h.wait(pc.sig, pc.rdl, nil)
+	}
+}
+
+func (pc *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	h, n := pc.h, pc.h.n
+	n.w.Yield()
+	if pc.dead() {
+		return 0, opError("write", "udp", pc.LocalAddr(), addr, net.ErrClosed)
+	}
+	if h.passed(pc.wdl) {
+		return 0, opError("write", "udp", pc.LocalAddr(), addr, errDeadline)
+	}
+	dst, err := n.addrPortOf(addr)
+	if err != nil {
+		return 0, opError("write", "udp", pc.LocalAddr(), addr, err)
+	}
+	if len(b) > n.opts.MaxDatagram {
+		return 0, opError("write", "udp", pc.LocalAddr(), addr, errMsgSize)
+	}
+	data := append([]byte(nil), b...)
+	src := pc.local.addr
+	if !src.IsValid() {
+		src = h.sourceFor(dst.Addr())
+	}
+	from := netip.AddrPortFrom(src, pc.local.port)
+	targets := n.broadcastTargets(h, dst.Addr())
+	if targets == nil {
+		to := n.hostFor(dst.Addr())
+		if to == nil {
+			// Nobody has the address: the datagram vanishes, as on a LAN.
+			return len(b), nil
+		}
+		targets = []*Host{to}
+	}
+	for _, to := range targets {
+		n.sendDatagram(h, from, to, dst, data)
+	}
+	return len(b), nil
+}
+
+// broadcastTargets returns the hosts a datagram to dst reaches when dst is
+// the limited broadcast address (every segment h is on) or a segment's
+// broadcast address, the sender included; nil when dst is unicast.
+func (n *Network) broadcastTargets(h *Host, dst netip.Addr) []*Host {
+	var out []*Host
+	isBcast := false
+	for _, i := range h.ifaces {
+		if dst == limitedBroadcast || dst == i.Broadcast {
+			isBcast = true
+			for _, t := range n.segment(i.Name).hosts {
+				if !containsHost(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	if !isBcast {
+		return nil
+	}
+	return out
+}
+
+func containsHost(hs []*Host, h *Host) bool {
+	for _, x := range hs {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// sendDatagram puts one datagram on the link from src to dst host, applying
+// the link's capacity, loss, duplication, reordering and latency.
+func (n *Network) sendDatagram(src *Host, from netip.AddrPort, dst *Host, to netip.AddrPort, data []byte) {
+	l := n.link(src, dst)
+	l.stats.Sent++
+	if ok, cause := n.reachable(src, dst); !ok {
+		l.stats.Dropped[cause]++
+		return
+	}
+	if l.inflight >= l.cfg.capacity() {
+		l.stats.Dropped[DropCapacity]++
+		return
+	}
+	if l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
+		l.stats.Dropped[DropLoss]++
+		return
+	}
+	copies := 1
+	if l.cfg.Duplicate > 0 && l.rnd.Float64() < l.cfg.Duplicate {
+		copies = 2
+		l.stats.Duplicated++
+	}
+	sentAt := n.w.Elapsed()
+	for c := 0; c < copies; c++ {
+		lat := l.cfg.Latency.Sample(l.rnd)
+		if l.cfg.Reorder > 0 && l.rnd.Float64() < l.cfg.Reorder {
+			lat += l.cfg.ReorderDelay.Sample(l.rnd)
+		}
+		l.inflight++
+		n.w.ScheduleFunc(lat, func() { n.arriveDatagram(l, from, to, data, sentAt) })
+	}
+}
+
+// arriveDatagram delivers a datagram at the end of its flight, unless the
+// link became unusable meanwhile or is holding traffic.
+func (n *Network) arriveDatagram(l *linkState, from, to netip.AddrPort, data []byte, sentAt time.Duration) {
+	if l.held {
+		l.heldQ = append(l.heldQ, func() { n.arriveDatagram(l, from, to, data, sentAt) })
+		return
+	}
+	l.inflight--
+	if ok, cause := n.reachable(l.from, l.to); !ok {
+		l.stats.Dropped[cause]++
+		return
+	}
+	dst := l.to
+	pc := dst.udp[sockKey{to.Addr(), to.Port()}]
+	if pc == nil {
+		pc = dst.udp[sockKey{netip.Addr{}, to.Port()}]
+	}
+	if pc == nil {
+		l.stats.Dropped[DropUnreachable]++
+		return
+	}
+	if len(pc.queue) >= n.opts.SocketQueue {
+		l.stats.Dropped[DropQueueFull]++
+		return
+	}
+	pc.queue = append(pc.queue, datagram{from: from, data: data})
+	l.stats.Delivered++
+	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+	pc.sig.Broadcast()
+}
+
+func (pc *packetConn) Close() error {
+	h := pc.h
+	h.n.w.Yield()
+	if pc.closed {
+		return opError("close", "udp", pc.LocalAddr(), nil, net.ErrClosed)
+	}
+	pc.closed = true
+	pc.queue = nil
+	if pc.epoch == h.epoch && h.udp[pc.local] == pc {
+		delete(h.udp, pc.local)
+		h.udpPorts[pc.local.port]--
+	}
+	pc.sig.Broadcast()
+	return nil
+}
+
+func (pc *packetConn) LocalAddr() net.Addr {
+	return udpAddr(netip.AddrPortFrom(pc.local.addr, pc.local.port))
+}
+
+func (pc *packetConn) SetDeadline(t time.Time) error {
+	pc.rdl, pc.wdl = t, t
+	pc.sig.Broadcast()
+	return nil
+}
+
+func (pc *packetConn) SetReadDeadline(t time.Time) error {
+	pc.rdl = t
+	pc.sig.Broadcast()
+	return nil
+}
+
+func (pc *packetConn) SetWriteDeadline(t time.Time) error {
+	pc.wdl = t
+	pc.sig.Broadcast()
+	return nil
+}
