@@ -14,9 +14,9 @@ run:
 	@$(BIN)/racesweep -program depth-three -strategy random -seeds 20000; test $$? -le 1
 	@$(BIN)/racesweep -program depth-three -strategy pct:3:22 -seeds 20000; test $$? -le 1
 
-## test: vet, gofmt, the determinism linter, then every test (-race for the kernel)
+## test: vet, gofmt, the determinism linter, then every test (-race for the kernel and network)
 test: vet fmt-check lint
-	$(GO) test -race -count=1 ./sim/...
+	$(GO) test -race -count=1 ./sim/... ./netmodel/...
 	$(GO) test -count=1 ./...
 
 vet:
@@ -31,7 +31,7 @@ lint:
 
 ## bench: kernel benchmarks beside their references (raw iter.Pull, goroutines, container/heap)
 bench:
-	$(GO) test ./sim/ -run '^$$' -bench . -benchmem -count=1
+	$(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1
 
 ## sweep: longer measurements (random vs pct seeds-to-find on the depth-3 bug)
 sweep:

@@ -55,8 +55,10 @@ type pipe struct {
 	retrying   bool
 	dead       bool // connection over: send nothing more
 
-	// Receiver side.
-	buf    []byte
+	// Receiver side: segments received and not yet read, in order (the
+	// first one partly read up to off), so data is never copied twice.
+	rq     [][]byte
+	off    int
 	unread int // bytes sent and not yet read by dst: the send buffer's fill
 	fin    bool
 }
@@ -196,7 +198,9 @@ func (p *pipe) arrive(gen int, sentAt time.Duration) {
 		n.sendReset(dst, p.src)
 		return
 	}
-	p.buf = append(p.buf, seg.data...)
+	if len(seg.data) > 0 {
+		p.rq = append(p.rq, seg.data)
+	}
 	dst.sig.Broadcast()
 }
 
@@ -418,13 +422,8 @@ func (c *conn) Read(b []byte) (int, error) {
 		switch {
 		case c.closed || c.gone():
 			return 0, c.opErr("read", net.ErrClosed)
-		case len(c.in.buf) > 0:
-			k := copy(b, c.in.buf)
-			c.in.buf = c.in.buf[k:]
-			if len(c.in.buf) == 0 {
-				c.in.buf = nil
-			}
-			c.in.unread -= k
+		case len(c.in.rq) > 0 && len(b) > 0:
+			k := c.in.read(b)
 			c.in.src.sig.Broadcast() // the peer's writer may have room now
 			return k, nil
 		case len(b) == 0 && c.err == nil:
@@ -438,6 +437,23 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 		h.wait(c.sig, c.rdl, nil)
 	}
+}
+
+// read copies received bytes into b, across segments.
+func (p *pipe) read(b []byte) int {
+	k := 0
+	for k < len(b) && len(p.rq) > 0 {
+		n := copy(b[k:], p.rq[0][p.off:])
+		k += n
+		p.off += n
+		if p.off == len(p.rq[0]) {
+			p.rq[0] = nil
+			p.rq = p.rq[1:]
+			p.off = 0
+		}
+	}
+	p.unread -= k
+	return k
 }
 
 func (c *conn) Write(b []byte) (int, error) {

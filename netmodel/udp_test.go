@@ -181,3 +181,39 @@ func TestBadInputIsAnErrorNamingWhatIsWrong(t *testing.T) {
 		assert.ErrorContains(t, err, "invalid port")
 	})
 }
+
+func TestReorderingOnlyWhenEnabled(t *testing.T) {
+	order := func(reorder float64) []int {
+		link := netmodel.Link{Latency: netmodel.Constant(time.Millisecond), Reorder: reorder, ReorderDelay: netmodel.Uniform(time.Millisecond, 5*time.Millisecond)}
+		l := newLAN(t, sim.Options{Seed: 5}, netmodel.Options{}, link)
+		var got []int
+		l.run(t, func() {
+			pa, _ := l.a.Env().Net().ListenPacket("udp", ":0")
+			pb, _ := l.b.Env().Net().ListenPacket("udp", ":9")
+			for i := 0; i < 50; i++ {
+				pa.WriteTo([]byte{byte(i)}, &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 9})
+				l.w.Sleep(500 * time.Microsecond)
+			}
+			buf := make([]byte, 4)
+			for range 50 {
+				_, _, err := pb.ReadFrom(buf)
+				require.NoError(t, err)
+				got = append(got, int(buf[0]))
+			}
+		})
+		return got
+	}
+	inOrder := order(0)
+	for i, v := range inOrder {
+		require.Equal(t, i, v)
+	}
+	shuffled := order(0.5)
+	outOfOrder := 0
+	for i := 1; i < len(shuffled); i++ {
+		if shuffled[i] < shuffled[i-1] {
+			outOfOrder++
+		}
+	}
+	assert.Greater(t, outOfOrder, 5, "%v", shuffled)
+	assert.ElementsMatch(t, inOrder, shuffled, "reordered, not lost")
+}
