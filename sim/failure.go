@@ -106,6 +106,9 @@ type Result struct {
 	Failure *Failure
 	// Trace holds the recorded events when Options.Trace was set.
 	Trace []TraceEvent
+	// Checkpoints holds the fingerprint after every Options.CheckpointEvery
+	// steps.
+	Checkpoints []uint64
 	// Wall is the real time the run took.
 	Wall time.Duration
 }

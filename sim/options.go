@@ -36,6 +36,10 @@ type Options struct {
 	// Trace records every scheduling decision and event in Result.Trace.
 	// The fingerprint is computed whether or not the trace is kept.
 	Trace bool
+	// CheckpointEvery, if positive, records the fingerprint after every
+	// CheckpointEvery steps in Result.Checkpoints, so two runs that should
+	// be identical can be compared to find where they diverged.
+	CheckpointEvery int64
 	// EscapeGrace is how long, in real time, one step may run without
 	// returning to the World before the task is reported as escaped (blocked
 	// outside the simulator: a native channel, sync.Mutex, time.Sleep, a
@@ -65,6 +69,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxTime < 0 {
 		return fmt.Errorf("sim: Options.MaxTime = %v: must be >= 0 (0 means %v)", o.MaxTime, DefaultMaxTime)
+	}
+	if o.CheckpointEvery < 0 {
+		return fmt.Errorf("sim: Options.CheckpointEvery = %d: must be >= 0", o.CheckpointEvery)
 	}
 	if o.EscapeGrace < 0 {
 		return fmt.Errorf("sim: Options.EscapeGrace = %v: must be >= 0 (0 means %v)", o.EscapeGrace, DefaultEscapeGrace)

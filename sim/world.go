@@ -39,9 +39,10 @@ type World struct {
 	live     int
 	objID    int
 
-	steps int64
-	fp    fingerprint
-	trace []TraceEvent
+	steps       int64
+	fp          fingerprint
+	trace       []TraceEvent
+	checkpoints []uint64
 
 	failure  *Failure
 	stopping bool
@@ -132,7 +133,7 @@ func (w *World) Run(main func()) (Result, error) {
 	return Result{
 		Seed: w.opts.Seed, Strategy: w.opts.Strategy, Steps: w.steps,
 		Elapsed: time.Duration(w.now), Fingerprint: w.fp.sum(), Failure: w.failure,
-		Trace: w.trace, Wall: time.Since(wallStart),
+		Trace: w.trace, Checkpoints: w.checkpoints, Wall: time.Since(wallStart),
 	}, nil
 }
 
@@ -184,6 +185,9 @@ func (w *World) loop() {
 		w.last = t
 		w.record(TraceRun, t, 0, "")
 		w.resume(t)
+		if k := w.opts.CheckpointEvery; k > 0 && w.steps%k == 0 {
+			w.checkpoints = append(w.checkpoints, w.fp.sum())
+		}
 		if w.escaped.Load() {
 			w.stopping = true
 			break

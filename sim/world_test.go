@@ -525,3 +525,20 @@ func TestSignalBroadcastWakesAllWaitersFromEvents(t *testing.T) {
 	require.NotNil(t, res.Failure)
 	assert.Contains(t, res.Failure.Error(), "Chan.Recv on Conn.Read x <- y")
 }
+
+func TestCheckpointsFindWhereRunsDiverge(t *testing.T) {
+	prog := func(w *sim.World) {
+		for i := 0; i < 3; i++ {
+			w.Go("t", func() { w.Yield(); w.Yield() })
+		}
+		w.Sleep(time.Second)
+	}
+	a := mustPass(t, sim.Options{Seed: 1, CheckpointEvery: 2}, prog)
+	b := mustPass(t, sim.Options{Seed: 1, CheckpointEvery: 2}, prog)
+	c := mustPass(t, sim.Options{Seed: 2, CheckpointEvery: 2}, prog)
+	require.Len(t, a.Checkpoints, int(a.Steps/2))
+	assert.Equal(t, a.Checkpoints, b.Checkpoints)
+	assert.NotEqual(t, a.Checkpoints, c.Checkpoints)
+	_, err := sim.New(sim.Options{CheckpointEvery: -1})
+	assert.ErrorContains(t, err, "CheckpointEvery")
+}

@@ -93,3 +93,48 @@ func CheckDepthThree(w *sim.World, pad int) {
 		w.Violate("no-depth-three-bug", "A promoted y to z between B's promotion and B's check")
 	}
 }
+
+// Counter has workers each add 1 to a shared counter rounds times and
+// returns the final value (workers*rounds when correct). With guarded false
+// it protects the counter with LostUpdate's check-then-act flag (the bug);
+// with guarded true, with a Mutex (the fix). probe is called with
+// "overlap" and true when a worker finds another worker between its check
+// and its write: the window in which an update can be lost.
+func Counter(env sim.Env, workers, rounds int, guarded bool, probe func(name string, cond bool) bool) int {
+	counter, busy, inside := 0, false, 0
+	mu := env.NewMutex()
+	metrics := sim.NewChan[string](env, workers)
+	wg := env.NewWaitGroup()
+	worker := func() {
+		defer wg.Done()
+		for r := 0; r < rounds; r++ {
+			if guarded {
+				mu.Lock()
+			} else {
+				for busy {
+					env.Sleep(1)
+				}
+				metrics.Send("enter")
+				metrics.Recv()
+				busy = true
+			}
+			inside++
+			probe("overlap", inside > 1)
+			v := counter
+			env.Yield()
+			counter = v + 1
+			inside--
+			if guarded {
+				mu.Unlock()
+			} else {
+				busy = false
+			}
+		}
+	}
+	wg.Add(workers)
+	for i := 0; i < workers; i++ {
+		env.Go("worker", worker)
+	}
+	wg.Wait()
+	return counter
+}

@@ -1,0 +1,117 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/detsim/detsim/sim"
+)
+
+// Config selects one run of a scenario.
+type Config struct {
+	Scenario *Scenario
+	// Variant "" is the scenario's default.
+	Variant string
+	Seed    uint64
+	// Strategy nil is the scenario's default.
+	Strategy *sim.Strategy
+	// Params are given values; the others are drawn or defaulted.
+	Params map[string]string
+	// Trace records the kernel trace; CheckpointEvery records fingerprint
+	// checkpoints (see sim.Options).
+	Trace           bool
+	CheckpointEvery int64
+	// Source replaces the decision source (rapid, fuzz).
+	Source sim.Source
+}
+
+// Outcome is one run's result with the scenario's view of it.
+type Outcome struct {
+	Scenario string
+	Variant  string
+	Seed     uint64
+	Strategy sim.Strategy
+	Params   []KV
+	Result   sim.Result
+	Metrics  []Metric
+	// Probes lists every declared probe (and any other reached), with hits.
+	Probes []Probe
+	Wall   time.Duration
+}
+
+// Passed reports whether the run passed.
+func (o Outcome) Passed() bool { return o.Result.Failure == nil }
+
+// ParamMap returns the resolved parameters as a map.
+func (o Outcome) ParamMap() map[string]string {
+	m := make(map[string]string, len(o.Params))
+	for _, kv := range o.Params {
+		m[kv.Name] = kv.Value
+	}
+	return m
+}
+
+// StrategyOf returns the strategy a config runs with.
+func (c Config) StrategyOf() (sim.Strategy, error) {
+	if c.Strategy != nil {
+		return *c.Strategy, nil
+	}
+	if c.Scenario.Strategy == "" {
+		return sim.Strategy{}, nil
+	}
+	return sim.ParseStrategy(c.Scenario.Strategy)
+}
+
+// Check validates the config (variant and parameters) without running.
+func (c Config) Check() error {
+	if c.Scenario == nil {
+		return errors.New("scenario: Config.Scenario is nil")
+	}
+	if _, err := c.Scenario.Variant(c.Variant); err != nil {
+		return err
+	}
+	if _, err := c.StrategyOf(); err != nil {
+		return err
+	}
+	_, err := resolve(c.Scenario, c.Params, sim.NewRand(0))
+	return err
+}
+
+// Execute runs the configured scenario once. The error is for bad input
+// only; a failing run (including a panic in the scenario) is an Outcome
+// whose Result has a Failure.
+func Execute(c Config) (Outcome, error) {
+	if err := c.Check(); err != nil {
+		return Outcome{}, err
+	}
+	s := c.Scenario
+	v, _ := s.Variant(c.Variant)
+	strat, _ := c.StrategyOf()
+	w, err := sim.New(sim.Options{
+		Seed: c.Seed, Strategy: strat, Source: c.Source,
+		MaxSteps: s.MaxSteps, MaxTime: s.MaxTime, CheckLeaks: s.CheckLeaks,
+		Trace: c.Trace, CheckpointEvery: c.CheckpointEvery,
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	params, err := resolve(s, c.Params, w.Rand("scenario/params"))
+	if err != nil {
+		return Outcome{}, err
+	}
+	r := &Run{W: w, Variant: v.Name, Params: params, Seed: c.Seed, scenario: s}
+	for _, p := range s.Probes {
+		r.probes = append(r.probes, Probe{Name: p})
+	}
+	start := time.Now()
+	res, err := w.Run(func() { s.Main(r) })
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{
+		Scenario: s.Name, Variant: v.Name, Seed: c.Seed, Strategy: strat,
+		Params: params.List(), Result: res, Metrics: r.metrics, Probes: r.probes,
+		Wall: time.Since(start),
+	}, nil
+}
