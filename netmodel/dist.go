@@ -10,7 +10,8 @@ const (
 	DistConstant DistKind = iota
 	// DistUniform is uniform over [A, B].
 	DistUniform
-	// DistNormal has mean A and standard deviation B, truncated at 0.
+	// DistNormal has mean A and standard deviation B, clamped at 0 (an
+	// integer Irwin-Hall approximation: no tails beyond ±6 sigma).
 	DistNormal
 	// DistLogNormal has median A and shape Shape (sigma of the underlying
 	// normal): a long right tail.

@@ -19,15 +19,11 @@ import (
 // their parameters as given.
 const sampleLimit = 1000 * time.Hour
 
-// Bounds applied to Shape before it is converted to fixed point, so that the
-// conversion never leaves the uint64 range. Beyond them a sample no longer
-// changes in practice: a LogNormal with sigma 2^20 already saturates at
-// sampleLimit or 0 unless Z is exactly 0, and a Pareto with alpha 2^31 always
-// returns its minimum.
-const (
-	maxSigma = 1 << 20
-	maxAlpha = 1 << 31
-)
+// maxSigma bounds a LogNormal's Shape before its conversion to Q32.32, so
+// that the conversion never leaves the uint64 range. Beyond it a sample no
+// longer changes in practice: with sigma = 2^20 every sample saturates at
+// sampleLimit or 0 unless Z is exactly 0.
+const maxSigma = 1 << 20
 
 // Validate reports the first invalid parameter of d, naming it and its value.
 func (d Dist) Validate() error {
@@ -90,11 +86,12 @@ func (d Dist) Validate() error {
 //
 // Sampling uses integer and fixed-point arithmetic only (see fixedpoint.go),
 // so a given Rand state yields bit-identical samples on every architecture
-// and Go release. The only floating-point operation is the conversion of
-// Shape to Q32.32, a multiplication by 2^32 (exact) followed by a truncating
-// conversion. The number of values drawn from r depends only on the kind:
-// Constant none, Uniform one (Rand.Uint64n rarely rejects and draws again),
-// Normal and LogNormal six, Pareto one.
+// and Go release. Shape is the only float64 input: a LogNormal's sigma is
+// converted to Q32.32 by an exact multiplication by 2^32 and a truncating
+// conversion, and a Pareto's alpha is read from its IEEE 754 bits as an
+// integer mantissa and exponent. The number of values drawn from r depends
+// only on the kind: Constant none, Uniform one (Rand.Uint64n rarely rejects
+// and draws again), Normal and LogNormal six, Pareto one.
 //
 //   - Constant: A.
 //   - Uniform: an integer number of nanoseconds uniform over [A, B].
@@ -110,14 +107,16 @@ func (d Dist) Validate() error {
 //     (0, 1] with 63-bit resolution (so the tail ends at U = 2^-63).
 //
 // Normal, LogNormal and Pareto samples saturate at 1000h instead of
-// overflowing; set Max for a tighter cap. The computed samples are within
-// about 1e-9 relative (plus rounding to the nanosecond) of the exact formula
-// applied to the same uniform draws.
+// overflowing; set Max for a tighter cap. LogNormal and Pareto samples are
+// within about 1e-9 relative (plus rounding to the nanosecond) of the exact
+// formula applied to the same uniform draws: the Q32.32 logarithm and
+// exponent are accurate to 2^-33, an error divided by alpha in the Pareto
+// exponent, and sigma is quantised to 2^-32.
 //
 // Sample does not validate d: negative durations are treated as 0, a NaN
-// or negative Shape as 0 (a Pareto alpha of 0 saturates every sample except
-// U = 1), a Shape above 2^20 (LogNormal) or 2^31 (Pareto) as that bound,
-// and an unknown Kind as Constant.
+// or negative Shape as 0 (so a Pareto alpha <= 0 saturates every sample
+// except at U = 1), a LogNormal sigma above 2^20 as 2^20, and an unknown
+// Kind as Constant.
 func (d Dist) Sample(r *sim.Rand) time.Duration {
 	a := max(d.A, 0)
 	var v time.Duration
@@ -130,7 +129,7 @@ func (d Dist) Sample(r *sim.Rand) time.Duration {
 	case DistLogNormal:
 		v = sampleLogNormal(a, shapeQ32(d.Shape, maxSigma), irwinHall(r))
 	case DistPareto:
-		v = samplePareto(a, shapeQ32(d.Shape, maxAlpha), r.Uint64())
+		v = samplePareto(a, d.Shape, r.Uint64())
 	default: // DistConstant, or an unknown kind
 		v = a
 	}
@@ -167,8 +166,8 @@ func irwinHall(r *sim.Rand) int64 {
 	return int64(s) - 6<<32 + 6
 }
 
-// mulQ32 returns |x| * |q| for a Q32.32 value q, rounded to nearest (halves
-// away from zero), and whether it fits in 63 bits. x must be >= 0.
+// mulQ32 returns x * |q| for a Q32.32 value q, rounded to nearest (halves
+// away from zero), and whether it fits in 63 bits.
 func mulQ32(x uint64, q int64) (uint64, bool) {
 	if q < 0 {
 		q = -q // q is never math.MinInt64 here
@@ -186,16 +185,22 @@ func mulQ32(x uint64, q int64) (uint64, bool) {
 // [0, sampleLimit].
 func sampleNormal(mean, stddev time.Duration, z int64) time.Duration {
 	delta, ok := mulQ32(uint64(stddev), z)
-	if z < 0 {
+	var v time.Duration
+	switch {
+	case z < 0:
 		if !ok || delta >= uint64(mean) {
 			return 0
 		}
-		return mean - time.Duration(delta)
-	}
-	if !ok || delta >= uint64(sampleLimit) || mean >= sampleLimit-time.Duration(delta) {
+		v = mean - time.Duration(delta)
+	case !ok || delta >= uint64(sampleLimit):
 		return sampleLimit
+	default:
+		if uint64(mean)+delta > uint64(sampleLimit) { // both < 2^63: no wrap
+			return sampleLimit
+		}
+		v = mean + time.Duration(delta)
 	}
-	return mean + time.Duration(delta)
+	return min(v, sampleLimit)
 }
 
 // sampleLogNormal returns median * 2^(sigma*log2(e)*z) for sigma and z in
@@ -215,9 +220,9 @@ func sampleLogNormal(median time.Duration, sigma uint64, z int64) time.Duration 
 	return scaleSaturate(median, exp)
 }
 
-// samplePareto returns xm * 2^(-log2(U)/alpha) for alpha in Q32.32 and
-// U = (x>>1 + 1) / 2^63, clamped to [0, sampleLimit].
-func samplePareto(xm time.Duration, alpha, x uint64) time.Duration {
+// samplePareto returns xm * 2^(-log2(U)/alpha) for U = (x>>1 + 1) / 2^63,
+// clamped to [0, sampleLimit].
+func samplePareto(xm time.Duration, alpha float64, x uint64) time.Duration {
 	m := x>>1 + 1 // [1, 2^63]
 	// -log2(U) = 63 - log2(m) = 31 - log2Fixed(m), since log2Fixed reads m
 	// as Q32.32 (m / 2^32). It lies in [0, 63].
@@ -225,16 +230,58 @@ func samplePareto(xm time.Duration, alpha, x uint64) time.Duration {
 	if l <= 0 {
 		return xm
 	}
-	// e = l / alpha in Q32.32: (l * 2^32) / alpha.
-	hi, lo := uint64(l)>>32, uint64(l)<<32
-	if hi >= alpha { // e >= 2^32 (or alpha == 0): far beyond any limit
+	e, ok := divFloat(uint64(l), alpha)
+	if !ok {
 		return scaleSaturate(xm, math.MaxInt64)
 	}
-	e, _ := bits.Div64(hi, lo, alpha)
-	if e > math.MaxInt64 {
-		e = math.MaxInt64
+	return scaleSaturate(xm, int64(min(e, math.MaxInt64)))
+}
+
+// divFloat returns the quotient n / f, truncated, for f > 0, and false when
+// it is 2^64 or more (including f == 0, a NaN or a negative f). It reads f's
+// bits directly (f = mant * 2^exp exactly), so no floating-point arithmetic
+// is involved and alpha keeps its full 53-bit precision.
+func divFloat(n uint64, f float64) (uint64, bool) {
+	if !(f > 0) {
+		return 0, false
 	}
-	return scaleSaturate(xm, int64(e))
+	if n == 0 || math.IsInf(f, 1) {
+		return 0, true
+	}
+	fb := math.Float64bits(f)
+	mant := fb & (1<<52 - 1)
+	exp := int(fb>>52) - 1075 // f = mant * 2^exp, for a normal f
+	if fb>>52 != 0 {
+		mant |= 1 << 52
+	} else {
+		exp = -1074 // subnormal
+	}
+	lz := bits.LeadingZeros64(mant)
+	mant <<= lz // top bit set
+	exp -= lz
+	// n / f = (n << -exp) / mant.
+	sh := -exp
+	var hi, lo uint64
+	switch {
+	case sh < 0:
+		return 0, true // f >= 2^64 > n
+	case sh == 0:
+		lo = n
+	case sh < 64:
+		hi, lo = n>>(64-sh), n<<sh
+	case sh < 128:
+		if sh > 64 && n>>(128-sh) != 0 {
+			return 0, false
+		}
+		hi = n << (sh - 64)
+	default:
+		return 0, false
+	}
+	if hi >= mant {
+		return 0, false
+	}
+	q, _ := bits.Div64(hi, lo, mant)
+	return q, true
 }
 
 // scaleSaturate returns a * 2^e (e in Q32.32) rounded to the nearest

@@ -23,7 +23,7 @@ package netmodel
 // Precision. The Q2.62 cores (log2Mant, exp2Frac) are accurate to about
 // 2^-37 absolute (log2) and 2^-47 relative (exp2); truncation of each Q2.62
 // product adds at most a few units of 2^-62. The Q32.32 results are rounded
-// to nearest, so log2Fixed is within 2^-32 (2.3e-10) of log2(x), and
+// to nearest, so log2Fixed is within 2^-33 + 2^-37 (1.2e-10) of log2(x), and
 // exp2Fixed within 1e-9 relative of 2^x wherever the result is at least 1
 // (smaller results are limited by the 2^-32 resolution of Q32.32). Sample's
 // exponent is Q32.32, so a sample's relative error from the exact formula is
@@ -39,8 +39,8 @@ package netmodel
 //	log2Recip    = [int((ONE*64/D(64+i)).to_integral_value(ROUND_CEILING)) for i in range(64)]
 //	log2RecipLog = [q62((ONE/r).ln()/LN2) for r in log2Recip]   # exact log2(1/r_i), rounded
 //	exp2Table    = [q62(D(2)**(D(i)/64)) for i in range(64)]
-//	log2Ck       = q62(1/(k*LN2))                                # k = 1..5
-//	exp2Ck       = q62(LN2**k/k!)                                # k = 1..5
+//	log2Ck       = q62(1/(k*LN2))                     # k = 1..5
+//	exp2Ck       = q62(LN2**k/math.factorial(k))      # k = 1..5
 //	log2E        = q62(1/LN2)
 
 import (
