@@ -2,15 +2,17 @@
 GO ?= go
 BIN := bin
 
-.PHONY: run test vet fmt-check lint bench sweep clean
+.PHONY: run demo test vet fmt-check lint bench sweep clean
 
-## run: sweep seeds over the kernel's example races and replay what was found
+## run: every registered scenario, buggy and fixed variants, over its seed budget: one table
 run:
+	@$(GO) build -o $(BIN)/simrun ./cmd/simrun
+	@$(BIN)/simrun suite
+
+## demo: the kernel's example races, swept and replayed (random vs pct:3 on a depth-3 bug)
+demo:
 	@$(GO) build -o $(BIN)/racesweep ./cmd/racesweep
-	@echo "== lost update (random scheduling) =="
 	@$(BIN)/racesweep -program lost-update -strategy random -seeds 2000; test $$? -le 1
-	@echo
-	@echo "== depth-3 bug: random vs pct:3 =="
 	@$(BIN)/racesweep -program depth-three -strategy random -seeds 20000; test $$? -le 1
 	@$(BIN)/racesweep -program depth-three -strategy pct:3:22 -seeds 20000; test $$? -le 1
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"runtime/debug"
-	"sync/atomic"
 )
 
 type taskState uint8
@@ -91,9 +90,6 @@ type Task struct {
 	// condSignalled tells Cond.Wait that a Signal reached the task before
 	// it blocked.
 	condSignalled bool
-	// goid is the id of the goroutine running the coroutine, used only to
-	// find the task's stack when it escapes.
-	goid atomic.Uint64
 	// Owner is free for packages built on the kernel (netmodel tags each
 	// task with its host). A task inherits its creator's Owner, and an
 	// AfterFunc task the Owner of the task that made the timer.
@@ -152,7 +148,6 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 // failures, so a panic never crosses into the World's loop.
 func (t *Task) body(yield func(struct{}) bool) {
 	t.yield = yield
-	t.goid.Store(goroutineID())
 	w := t.w
 	normal := false
 	defer func() {

@@ -78,7 +78,46 @@ func (c Config) Check() error {
 	return err
 }
 
-// Execute runs the configured scenario once. The error is for bad input
+// Resolve returns the parameters a run of this config uses (given, drawn for
+// its seed, or default), without running it, so they can be printed before
+// the run starts.
+func (c Config) Resolve() ([]KV, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	w, err := sim.New(sim.Options{Seed: c.Seed})
+	if err != nil {
+		return nil, err
+	}
+	ps, err := resolve(c.Scenario, c.Params, w.Rand("scenario/params"))
+	return ps.List(), err
+}
+
+// calibrate gives a PCT strategy without a horizon (K) one: the number of
+// steps the same seed takes under the random strategy, so that PCT's change
+// points fall inside the run (a default K much larger than the run would
+// make PCT almost never preempt). The outcome records the explicit horizon,
+// so replays do not calibrate again.
+func calibrate(c Config, strat sim.Strategy) (sim.Strategy, error) {
+	if strat.Kind != sim.PCT || strat.Horizon != 0 {
+		return strat, nil
+	}
+	cal := c
+	rs := sim.Strategy{Kind: sim.Random, PermuteEqualTime: strat.PermuteEqualTime}
+	cal.Strategy, cal.Trace, cal.CheckpointEvery, cal.Source = &rs, false, 0, nil
+	o, err := Execute(cal)
+	if err != nil {
+		return strat, err
+	}
+	strat.Horizon = int(max(1, o.Result.Steps))
+	if strat.Depth == 0 {
+		strat.Depth = 3
+	}
+	return strat, nil
+}
+
+// Execute runs the configured scenario once. A PCT strategy without a
+// horizon is first calibrated (see calibrate). The error is for bad input
 // only; a failing run (including a panic in the scenario) is an Outcome
 // whose Result has a Failure.
 func Execute(c Config) (Outcome, error) {
@@ -88,6 +127,10 @@ func Execute(c Config) (Outcome, error) {
 	s := c.Scenario
 	v, _ := s.Variant(c.Variant)
 	strat, _ := c.StrategyOf()
+	strat, err := calibrate(c, strat)
+	if err != nil {
+		return Outcome{}, err
+	}
 	w, err := sim.New(sim.Options{
 		Seed: c.Seed, Strategy: strat, Source: c.Source,
 		MaxSteps: s.MaxSteps, MaxTime: s.MaxTime, CheckLeaks: s.CheckLeaks,
