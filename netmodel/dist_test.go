@@ -393,7 +393,7 @@ func TestParseDistRoundTrip(t *testing.T) {
 		}
 	}
 	// Lenient spellings.
-	for s, want := range map[string]Dist{
+	for s, want := range map[string]Dist{ //detsim:allow independent cases; order does not matter
 		"10ms":                            Constant(10 * distMs),
 		" Pareto : 5ms , 1.5 , max = 2s ": Pareto(5*distMs, 1.5).Capped(2 * time.Second),
 		"constant:3ms":                    Constant(3 * distMs),
