@@ -1,7 +1,9 @@
 package netmodel
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -227,13 +229,22 @@ func (n *Network) Crash(host string) error {
 		c.out.kill()
 		c.sig.Broadcast()
 	}
-	for _, ln := range h.listeners { //detsim:allow every listener is closed; order is irrelevant
+	// Close sockets in a fixed order: closing wakes their blocked tasks,
+	// and the order of wake-ups is a scheduling decision.
+	for _, k := range sortedKeys(h.listeners) {
+		ln := h.listeners[k]
 		ln.closed = true
 		ln.sig.Broadcast()
 	}
-	for _, pc := range h.udp { //detsim:allow every socket is closed; order is irrelevant
+	for _, k := range sortedKeys(h.udp) {
+		pc := h.udp[k]
 		pc.closed = true
 		pc.sig.Broadcast()
+	}
+	// Connections already closed but still sending (a FIN, data in
+	// retransmission) die with the host too.
+	for _, p := range h.pipes {
+		p.kill()
 	}
 	h.up = false
 	h.epoch++
@@ -279,4 +290,19 @@ func (n *Network) Apply(p Plan) error {
 		})
 	}
 	return nil
+}
+
+// sortedKeys returns a socket table's keys ordered by (address, port).
+func sortedKeys[V any](m map[sockKey]V) []sockKey {
+	keys := make([]sockKey, 0, len(m))
+	for k := range m { //detsim:allow collected, then sorted
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b sockKey) int {
+		if c := a.addr.Compare(b.addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.port, b.port)
+	})
+	return keys
 }

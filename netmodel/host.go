@@ -67,6 +67,7 @@ type Host struct {
 	udp       map[sockKey]*packetConn
 	listeners map[sockKey]*listener
 	conns     []*conn // live stream endpoints, in creation order
+	pipes     []*pipe // every outgoing stream direction still sending
 	tcpPorts  map[uint16]int
 	udpPorts  map[uint16]int
 	nextEph   uint16
@@ -118,6 +119,7 @@ func (h *Host) reset() {
 	h.udp = map[sockKey]*packetConn{}
 	h.listeners = map[sockKey]*listener{}
 	h.conns = nil
+	h.pipes = nil
 	h.tcpPorts = map[uint16]int{}
 	h.udpPorts = map[uint16]int{}
 	h.nextEph = h.n.opts.EphemeralMin

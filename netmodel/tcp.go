@@ -54,6 +54,10 @@ type pipe struct {
 	stallSince time.Duration // when the head first failed; -1 if not stalled
 	retrying   bool
 	dead       bool // connection over: send nothing more
+	// ackStallSince is when a segment arrived while the reverse path was
+	// unusable (its ACK cannot come back); -1 if acknowledgements flow.
+	ackStallSince time.Duration
+	ackProbe      bool
 
 	// Receiver side: segments received and not yet read, in order (the
 	// first one partly read up to off), so data is never copied twice.
@@ -69,7 +73,16 @@ type tcpSegment struct {
 }
 
 func newPipe(n *Network, src, dst *conn) *pipe {
-	return &pipe{n: n, src: src, dst: dst, link: n.link(src.h, dst.h), rto: n.opts.MinRTO, stallSince: -1}
+	p := &pipe{n: n, src: src, dst: dst, link: n.link(src.h, dst.h), rto: n.opts.MinRTO, stallSince: -1, ackStallSince: -1}
+	h := src.h
+	live := h.pipes[:0]
+	for _, q := range h.pipes {
+		if !q.dead {
+			live = append(live, q)
+		}
+	}
+	h.pipes = append(live, p)
+	return p
 }
 
 func (h *Host) newConn(local, remote netip.AddrPort) *conn {
@@ -180,6 +193,7 @@ func (p *pipe) arrive(gen int, sentAt time.Duration) {
 	p.stallSince, p.rto = -1, n.opts.MinRTO
 	l.stats.Delivered++
 	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+	p.checkAckPath()
 
 	dst := p.dst
 	if dst.epoch != dst.h.epoch || dst.err != nil {
@@ -202,6 +216,50 @@ func (p *pipe) arrive(gen int, sentAt time.Duration) {
 		p.rq = append(p.rq, seg.data)
 	}
 	dst.sig.Broadcast()
+}
+
+// checkAckPath models acknowledgements: data that arrives while the path
+// back to the sender is unusable is delivered, but the sender never hears
+// of it and keeps retransmitting; if no acknowledgement can come back for
+// UserTimeout, the sender's connection times out, as with TCP_USER_TIMEOUT.
+func (p *pipe) checkAckPath() {
+	n := p.n
+	if ok, _ := n.reachable(p.link.to, p.link.from); ok {
+		p.ackStallSince = -1
+		return
+	}
+	if p.ackStallSince < 0 {
+		p.ackStallSince = n.w.Elapsed()
+	}
+	if !p.ackProbe {
+		p.ackProbe = true
+		p.probeAck(n.opts.MinRTO)
+	}
+}
+
+// probeAck retransmits unacknowledged data after rto until the reverse path
+// works again or the user timeout expires.
+func (p *pipe) probeAck(rto time.Duration) {
+	n := p.n
+	now := n.w.Elapsed()
+	d := min(rto, p.ackStallSince+n.opts.UserTimeout-now)
+	n.w.ScheduleFunc(max(d, 0), func() {
+		if p.dead || p.ackStallSince < 0 {
+			p.ackProbe = false
+			return
+		}
+		if ok, _ := n.reachable(p.link.to, p.link.from); ok {
+			p.ackStallSince, p.ackProbe = -1, false
+			return
+		}
+		if n.w.Elapsed()-p.ackStallSince >= n.opts.UserTimeout {
+			p.ackProbe = false
+			p.src.fail(errTimedOut("write"))
+			return
+		}
+		p.link.stats.Retransmits++
+		p.probeAck(min(2*rto, n.opts.MaxRTO))
+	})
 }
 
 // sendReset sends an RST from endpoint "from" to endpoint "to": a single
@@ -492,7 +550,15 @@ func (c *conn) Close() error {
 	}
 	c.closed = true
 	if c.err == nil && !c.gone() {
-		c.out.push(tcpSegment{fin: true})
+		if c.in != nil && len(c.in.rq) > 0 {
+			// Closing with unread data aborts the connection (Linux sends
+			// an RST, not a FIN): the peer's writes fail at once instead
+			// of blocking on a buffer nobody will drain.
+			c.out.kill()
+			c.h.n.sendReset(c, c.in.src)
+		} else {
+			c.out.push(tcpSegment{fin: true})
+		}
 	}
 	c.release()
 	c.sig.Broadcast()

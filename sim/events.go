@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 type eventKind uint8
 
@@ -132,6 +135,14 @@ func (w *World) schedule(e *event, when int64) {
 // fireDue fires every event due at or before the current time, in order.
 func (w *World) fireDue() {
 	for len(w.events) > 0 && w.events[0].when <= w.now && !w.stopping {
+		w.fired++
+		if w.fired > w.maxSteps {
+			// Events are budgeted like steps: an event that keeps
+			// rescheduling itself would otherwise hang the run.
+			w.fail(&Failure{Kind: Budget, Message: fmt.Sprintf(
+				"event budget of %d exhausted: events keep firing (a timer or callback rescheduling itself?); raise Options.MaxSteps if the run is just long", w.maxSteps)})
+			return
+		}
 		e := w.events.pop()
 		w.fire(e)
 	}

@@ -5,6 +5,7 @@ package sim_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/detsim/detsim/sim"
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,22 @@ func TestTeardownDetachesBlockedTasks(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Nil(t, res.Failure, "%v", res.Failure)
+}
+
+// TestSelfReschedulingEventHitsTheBudget: an event that keeps rescheduling
+// itself at the current instant used to hang the run in real time, since
+// events did not count against any budget.
+func TestSelfReschedulingEventHitsTheBudget(t *testing.T) {
+	w, err := sim.New(sim.Options{MaxSteps: 1000})
+	require.NoError(t, err)
+	var again func()
+	again = func() { w.ScheduleFunc(0, again) }
+	res, err := w.Run(func() {
+		w.ScheduleFunc(0, again)
+		w.Sleep(time.Second)
+	})
+	require.NoError(t, err)
+	require.NotNil(t, res.Failure)
+	require.Equal(t, sim.Budget, res.Failure.Kind)
+	require.Contains(t, res.Failure.Message, "event budget of 1000")
 }

@@ -28,6 +28,7 @@ type World struct {
 
 	now    int64 // virtual ns since start
 	seq    uint64
+	fired  int64 // events fired so far
 	events eventHeap
 
 	tasks    []*Task // every task, in creation order
