@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // StrategyKind names a scheduling strategy.
@@ -51,7 +52,30 @@ type Strategy struct {
 	// order, so a sweep also explores the order of simultaneous timers and
 	// deliveries.
 	PermuteEqualTime bool
+	// Delays preempts tasks: at a scheduling point a task is, with
+	// probability 1/DelayOdds, descheduled for a random time up to MaxDelay
+	// (log-uniform from 1µs: mostly short, sometimes long)
+	// while everything else runs, as the OS deschedules a runnable
+	// goroutine (CPU contention, GC, a loaded CI machine). Go's semantics
+	// allow it; races that need one task to stall across another's network
+	// round trip become reachable. Every choice comes from the decision
+	// source, so runs stay deterministic. fifo never preempts.
+	Delays bool
+	// MaxDelay bounds one preemption (real scheduling delays are
+	// milliseconds, not the seconds of an RPC deadline). 0 means
+	// DefaultMaxDelay.
+	MaxDelay time.Duration
+	// DelayOdds: a scheduling point preempts with probability 1/DelayOdds.
+	// 0 means DefaultDelayOdds.
+	DelayOdds int
 }
+
+const (
+	// DefaultMaxDelay is Strategy.MaxDelay's default.
+	DefaultMaxDelay = 10 * time.Millisecond
+	// DefaultDelayOdds is Strategy.DelayOdds's default.
+	DefaultDelayOdds = 8
+)
 
 const (
 	defaultPCTDepth   = 3
@@ -75,20 +99,51 @@ func (s Strategy) String() string {
 	if s.PermuteEqualTime {
 		b.WriteString("+permute")
 	}
+	if s.Delays {
+		b.WriteString("+delay")
+		odds := s.DelayOdds != 0 && s.DelayOdds != DefaultDelayOdds
+		if odds || (s.MaxDelay != 0 && s.MaxDelay != DefaultMaxDelay) {
+			fmt.Fprintf(&b, ":%v", cmpOr(s.MaxDelay, DefaultMaxDelay))
+		}
+		if odds {
+			fmt.Fprintf(&b, ":%d", s.DelayOdds)
+		}
+	}
 	return b.String()
 }
 
 // ParseStrategy parses "random", "fifo", "pct", "pct:D" or "pct:D:K"
 // (depth D, horizon K), optionally followed by "+permute" to permute
-// equal-time events.
+// equal-time events and "+delay" to let time pass while tasks are runnable.
 func ParseStrategy(spec string) (Strategy, error) {
 	var s Strategy
-	base, opt, hasOpt := strings.Cut(spec, "+")
-	if hasOpt {
-		if opt != "permute" {
-			return s, fmt.Errorf("strategy %q: unknown option %q (want +permute)", spec, opt)
+	parts0 := strings.Split(spec, "+")
+	base := parts0[0]
+	for _, opt := range parts0[1:] {
+		name, arg, hasArg := strings.Cut(opt, ":")
+		switch {
+		case opt == "permute":
+			s.PermuteEqualTime = true
+		case name == "delay":
+			s.Delays = true
+			if hasArg {
+				dur, odds, hasOdds := strings.Cut(arg, ":")
+				d, err := time.ParseDuration(dur)
+				if err != nil || d <= 0 {
+					return s, fmt.Errorf("strategy %q: delay bound %q must be a positive duration", spec, dur)
+				}
+				s.MaxDelay = d
+				if hasOdds {
+					n, err := strconv.Atoi(odds)
+					if err != nil || n < 1 {
+						return s, fmt.Errorf("strategy %q: delay odds %q must be an integer >= 1", spec, odds)
+					}
+					s.DelayOdds = n
+				}
+			}
+		default:
+			return s, fmt.Errorf("strategy %q: unknown option %q (want +permute or +delay[:D[:odds]])", spec, opt)
 		}
-		s.PermuteEqualTime = true
 	}
 	parts := strings.Split(base, ":")
 	switch parts[0] {
@@ -126,7 +181,17 @@ func ParseStrategy(spec string) (Strategy, error) {
 
 func (s Strategy) validate() error {
 	switch s.Kind {
-	case Random, FIFO:
+	case Random, FIFO, PCT:
+	default:
+		return fmt.Errorf("sim: Options.Strategy.Kind = %d: unknown strategy", int(s.Kind))
+	}
+	if s.DelayOdds < 0 {
+		return fmt.Errorf("sim: Options.Strategy.DelayOdds = %d: must be >= 0 (0 means %d)", s.DelayOdds, DefaultDelayOdds)
+	}
+	if s.MaxDelay < 0 {
+		return fmt.Errorf("sim: Options.Strategy.MaxDelay = %v: must be >= 0 (0 means %v)", s.MaxDelay, DefaultMaxDelay)
+	}
+	switch s.Kind {
 	case PCT:
 		if s.Depth < 0 {
 			return fmt.Errorf("sim: Options.Strategy.Depth = %d: pct depth must be >= 1 (0 means %d)", s.Depth, defaultPCTDepth)
@@ -134,8 +199,6 @@ func (s Strategy) validate() error {
 		if s.Horizon < 0 {
 			return fmt.Errorf("sim: Options.Strategy.Horizon = %d: must be >= 1 (0 means %d)", s.Horizon, defaultPCTHorizon)
 		}
-	default:
-		return fmt.Errorf("sim: Options.Strategy.Kind = %d: unknown strategy", int(s.Kind))
 	}
 	return nil
 }
@@ -256,3 +319,10 @@ func (p *pctScheduler) pick(runnable []*Task, step int64, last *Task) int {
 }
 
 func (p *pctScheduler) choose(n int) int { return draw(p.src, n) }
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}

@@ -106,3 +106,39 @@ func TestPCTDepthOneRunsHighestPriorityToCompletion(t *testing.T) {
 		}
 	}
 }
+
+func TestDelaysLetTimePassWhileTasksAreRunnable(t *testing.T) {
+	// A task spins on Yield while a timer is due; without delays the spin
+	// runs to its end before the clock moves; with delays the timer can
+	// fire while the spinner is still runnable.
+	progressAtFire := func(strat sim.Strategy, seed uint64) int {
+		at := -1
+		mustPass(t, sim.Options{Seed: seed, Strategy: strat}, func(w *sim.World) {
+			spins := 0
+			w.AfterFunc(time.Millisecond, func() { at = spins })
+			for spins < 20 {
+				spins++
+				w.Yield()
+			}
+			w.Sleep(time.Second)
+		})
+		return at
+	}
+	for seed := uint64(0); seed < 20; seed++ {
+		assert.Equal(t, 20, progressAtFire(sim.Strategy{Kind: sim.Random}, seed), "no delays: time waits for runnable tasks")
+	}
+	early := 0
+	for _, spec := range []string{"random+delay", "pct:3:30+delay"} {
+		strat, err := sim.ParseStrategy(spec)
+		require.NoError(t, err)
+		require.Equal(t, spec, strat.String())
+		for seed := uint64(0); seed < 40; seed++ {
+			if progressAtFire(strat, seed) < 20 {
+				early++
+			}
+		}
+	}
+	assert.Greater(t, early, 10, "with +delay the timer fires while the spinner is still runnable")
+	strat, _ := sim.ParseStrategy("fifo+delay")
+	assert.Equal(t, 20, progressAtFire(strat, 1), "fifo never delays")
+}

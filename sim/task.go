@@ -3,7 +3,9 @@ package sim
 import (
 	"fmt"
 	"iter"
+	"math/bits"
 	"runtime/debug"
+	"time"
 )
 
 type taskState uint8
@@ -30,6 +32,8 @@ const (
 	WaitSend
 	WaitRecv
 	WaitSelect
+	// WaitPreempted: descheduled by Strategy.Delays.
+	WaitPreempted
 	// WaitOther is for primitives outside the kernel (e.g. the network).
 	WaitOther
 )
@@ -38,7 +42,7 @@ var waitKindNames = [...]string{
 	WaitNone: "nothing", WaitSleep: "Sleep", WaitMutex: "Mutex.Lock",
 	WaitRLock: "RWMutex.RLock", WaitLock: "RWMutex.Lock", WaitCond: "Cond.Wait",
 	WaitWaitGroup: "WaitGroup.Wait", WaitOnce: "Once.Do", WaitSend: "Chan.Send",
-	WaitRecv: "Chan.Recv", WaitSelect: "Select", WaitOther: "other",
+	WaitRecv: "Chan.Recv", WaitSelect: "Select", WaitPreempted: "preempted", WaitOther: "other",
 }
 
 func (k WaitKind) String() string {
@@ -199,10 +203,29 @@ func (w *World) schedPoint(op string) *Task {
 		// without further scheduling.
 		return t
 	}
+	if w.opts.Strategy.Delays && w.opts.Strategy.Kind != FIFO && w.mainTask.state != taskDone && draw(w.src, w.delayOdds) == 0 {
+		// Preempted: the task is descheduled for a while (Strategy.Delays)
+		// and everything else runs meanwhile.
+		w.schedule(&t.sleep, w.now+w.preemptDelay())
+		w.block(t, WaitPreempted, nil)
+		return t
+	}
 	t.state = taskRunnable
 	w.runnable = append(w.runnable, t)
 	w.switchOut(t)
 	return t
+}
+
+// preemptDelay draws how long a preempted task stays descheduled:
+// log-uniform between 1µs and MaxDelay (an octave first, then a point in
+// it), because real scheduling delays are heavy-tailed: mostly short,
+// sometimes long. Integer arithmetic only.
+func (w *World) preemptDelay() int64 {
+	const unit = int64(time.Microsecond)
+	octaves := bits.Len64(uint64(max(w.maxDelay/unit, 1))) // 2^(octaves-1) µs <= MaxDelay
+	lo := unit << draw(w.src, octaves)
+	d := lo + int64(draw(w.src, int(min(lo, 1<<30))))
+	return min(d, w.maxDelay)
 }
 
 // block parks t until another task or event wakes it.

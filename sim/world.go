@@ -19,12 +19,14 @@ import (
 // from a task of this World; Go, ScheduleFunc, Invariant and Rand may also be
 // called before Run.
 type World struct {
-	opts     Options
-	src      Source
-	sched    scheduler
-	start    time.Time
-	maxSteps int64
-	maxTime  int64
+	opts      Options
+	src       Source
+	sched     scheduler
+	start     time.Time
+	maxSteps  int64
+	maxTime   int64
+	maxDelay  int64
+	delayOdds int
 
 	now    int64 // virtual ns since start
 	seq    uint64
@@ -87,6 +89,8 @@ func New(opts Options) (*World, error) {
 	}
 	w.maxSteps = cmp.Or(opts.MaxSteps, DefaultMaxSteps)
 	w.maxTime = int64(cmp.Or(opts.MaxTime, DefaultMaxTime))
+	w.maxDelay = int64(cmp.Or(opts.Strategy.MaxDelay, DefaultMaxDelay))
+	w.delayOdds = cmp.Or(opts.Strategy.DelayOdds, DefaultDelayOdds)
 	if w.opts.EscapeGrace == 0 {
 		w.opts.EscapeGrace = DefaultEscapeGrace
 	}
@@ -156,6 +160,13 @@ func (w *World) loop() {
 		w.fireDue()
 		if len(w.runnable) == 0 {
 			if mainDone {
+				// Tasks preempted by Strategy.Delays are not stuck: let the
+				// clock reach them before judging leaks.
+				if at, ok := w.nextPreempted(); ok {
+					w.now = at
+					w.record(TraceAdvance, nil, at, "")
+					continue
+				}
 				w.checkLeaks()
 				break
 			}
@@ -199,6 +210,18 @@ func (w *World) loop() {
 	}
 	w.loopDone = true
 	w.teardown()
+}
+
+// nextPreempted returns when the earliest preempted task wakes.
+func (w *World) nextPreempted() (int64, bool) {
+	var at int64
+	found := false
+	for _, t := range w.tasks {
+		if t.state == taskBlocked && t.waitKind == WaitPreempted && (!found || t.sleep.when < at) {
+			at, found = t.sleep.when, true
+		}
+	}
+	return at, found
 }
 
 // resume runs t until it blocks, yields or returns.

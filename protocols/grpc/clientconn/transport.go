@@ -1,0 +1,152 @@
+package clientconn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+
+	"github.com/detsim/detsim/protocols/grpc/wire"
+	"github.com/detsim/detsim/sim"
+)
+
+// errTransportClosed means the request was not sent because the transport
+// had already failed: the RPC may be re-picked (gRPC's transparent retry).
+var errTransportClosed = errors.New("transport is closing")
+
+type callResult struct {
+	resp *wire.Response
+	err  error
+}
+
+// transport is one READY connection of a SubConn. RPCs are multiplexed on
+// it by stream id; the task "<target>/transport.reader" reads responses and
+// completes the pending RPCs.
+type transport struct {
+	sc   *subConn
+	env  sim.Env
+	conn net.Conn
+	wmu  sim.Mutex // serialises frame writes
+
+	mu      sim.Mutex
+	nextID  uint32
+	pending map[uint32]sim.Chan[callResult]
+	closed  bool
+	err     error
+}
+
+func newTransport(sc *subConn, conn net.Conn) *transport {
+	env := sc.cc.env
+	return &transport{
+		sc: sc, env: env, conn: conn, wmu: env.NewMutex(), mu: env.NewMutex(),
+		nextID: 1, pending: map[uint32]sim.Chan[callResult]{},
+	}
+}
+
+func (t *transport) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// call sends one request and waits for its response, ctx or the transport
+// failing. errTransportClosed means nothing was sent.
+func (t *transport) call(ctx sim.Context, method string, req []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxStatus(err, "before the request was sent")
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, errTransportClosed
+	}
+	id := t.nextID
+	t.nextID++
+	ch := sim.NewChan[callResult](t.env, 1)
+	t.pending[id] = ch
+	t.mu.Unlock()
+
+	b, err := wire.Encode(&wire.Request{StreamID: id, Method: method, Payload: req})
+	if err != nil {
+		t.forget(id)
+		code := wire.Internal
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			code = wire.ResourceExhausted
+		}
+		return nil, wire.Wrap(code, err, err.Error())
+	}
+	t.wmu.Lock()
+	_, err = t.conn.Write(b)
+	t.wmu.Unlock()
+	if err != nil {
+		t.forget(id)
+		t.fail(err)
+		return nil, wire.Wrap(wire.Unavailable, err, fmt.Sprintf("connection to %s failed while sending: %v", t.sc.addr.Addr, err))
+	}
+
+	var res callResult
+	if sim.Select(t.env, sim.RecvCase(ch, &res, nil), sim.RecvCase(ctx.DoneChan(), nil, nil)) == 1 {
+		t.forget(id)
+		return nil, ctxStatus(ctx.Err(), "while waiting for the response")
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	if res.resp.Code != wire.OK {
+		return nil, &wire.Status{Code: res.resp.Code, Message: res.resp.Message}
+	}
+	return res.resp.Payload, nil
+}
+
+func (t *transport) forget(id uint32) {
+	t.mu.Lock()
+	delete(t.pending, id)
+	t.mu.Unlock()
+}
+
+// fail marks the transport closed, fails every pending RPC with
+// Unavailable and closes the connection. Only the first call counts.
+func (t *transport) fail(err error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed, t.err = true, err
+	pending := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	st := wire.Wrap(wire.Unavailable, err, fmt.Sprintf("connection to %s closed: %v", t.sc.addr.Addr, err))
+	for _, id := range slices.Sorted(maps.Keys(pending)) {
+		pending[id].TrySend(callResult{err: st}) // buffered 1: never blocks
+	}
+	t.conn.Close()
+}
+
+// readLoop is the reader task: it completes pending RPCs until the
+// connection fails, then tells the SubConn.
+func (t *transport) readLoop() {
+	defer t.sc.transportClosed(t)
+	br := bufio.NewReader(t.conn)
+	for {
+		f, err := wire.ReadFrame(br)
+		if err != nil {
+			t.fail(err)
+			return
+		}
+		resp, ok := f.(*wire.Response)
+		if !ok {
+			t.fail(fmt.Errorf("protocol error: server sent a %v frame", f.Kind()))
+			return
+		}
+		t.mu.Lock()
+		ch, ok := t.pending[resp.StreamID]
+		delete(t.pending, resp.StreamID)
+		t.mu.Unlock()
+		if ok {
+			ch.TrySend(callResult{resp: resp})
+		}
+	}
+}
