@@ -138,7 +138,7 @@ func (tb *priorityTestbed) rpcUntil(want string, timeout time.Duration) (time.Du
 			last = err
 			tb.r.Add("rpc_errors", 1)
 		}
-		w.Sleep(time.Millisecond)
+		w.Sleep(10 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("no RPC reached %s within %v (last error: %v)", want, timeout, last)
 }
@@ -184,8 +184,9 @@ func init() {
 		Probes: []string{"failover", "switched-back"},
 		// The race needs the priority's run task to be descheduled between
 		// publishing P0's picker and removing P1 while the RPC to P0 and
-		// the start of Close happen: +delay preempts tasks as an OS does.
-		Strategy:   "random+delay",
+		// the start of Close happen: +delay preempts tasks as an OS does,
+		// and pct's random priorities keep a low-priority task waiting.
+		Strategy:   "pct:1+delay:100ms:16",
 		Seeds:      2000,
 		CheckLeaks: true,
 		MaxTime:    time.Hour,

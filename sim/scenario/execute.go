@@ -102,6 +102,11 @@ func calibrate(c Config, strat sim.Strategy) (sim.Strategy, error) {
 	if strat.Kind != sim.PCT || strat.Horizon != 0 {
 		return strat, nil
 	}
+	if strat.Depth == 1 {
+		// No change points: the horizon does not matter.
+		strat.Horizon = 1
+		return strat, nil
+	}
 	cal := c
 	rs := sim.Strategy{Kind: sim.Random, PermuteEqualTime: strat.PermuteEqualTime}
 	cal.Strategy, cal.Trace, cal.CheckpointEvery, cal.Source = &rs, false, 0, nil
