@@ -267,3 +267,7 @@ func (b *Balancer) run() {
 
 // RunDone is closed when the run task has exited.
 func (b *Balancer) RunDone() sim.Chan[struct{}] { return b.runExit }
+
+// Group is the balancergroup holding the children (nil before the first
+// config), for tests and leak checks.
+func (b *Balancer) Group() *balancergroup.BalancerGroup { return b.bg }
