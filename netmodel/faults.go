@@ -3,6 +3,7 @@ package netmodel
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -294,15 +295,7 @@ func (n *Network) Apply(p Plan) error {
 
 // sortedKeys returns a socket table's keys ordered by (address, port).
 func sortedKeys[V any](m map[sockKey]V) []sockKey {
-	keys := make([]sockKey, 0, len(m))
-	for k := range m { //detsim:allow collected, then sorted
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b sockKey) int {
-		if c := a.addr.Compare(b.addr); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.port, b.port)
+	return slices.SortedFunc(maps.Keys(m), func(a, b sockKey) int {
+		return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.port, b.port))
 	})
-	return keys
 }

@@ -3,6 +3,7 @@ package netmodel
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"time"
@@ -146,11 +147,7 @@ type linkState struct {
 // Stats returns every link's counters that saw traffic, ordered by (from,
 // to) host creation order.
 func (n *Network) Stats() []LinkStats {
-	var keys []linkKey
-	for k := range n.links { //detsim:allow keys are sorted below
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b linkKey) int {
+	keys := slices.SortedFunc(maps.Keys(n.links), func(a, b linkKey) int {
 		return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to))
 	})
 	var out []LinkStats

@@ -607,27 +607,14 @@ var _ net.Listener = (*listener)(nil)
 func (e *hostEnv) Listen(network, address string) (net.Listener, error) {
 	h := e.h
 	e.w.Yield()
-	if err := checkNetwork(network, "tcp"); err != nil {
-		return nil, opError("listen", network, nil, nil, err)
-	}
-	addr, port, err := h.localBind(address)
+	key, err := h.bind(network, "tcp", address, h.tcpPorts, func(k sockKey) bool { return h.listeners[k] != nil })
 	if err != nil {
-		return nil, opError("listen", network, nil, nil, err)
+		return nil, err
 	}
-	if !h.up {
-		return nil, opError("listen", network, nil, nil, errNetUnreach)
-	}
-	if port == 0 {
-		if port, err = h.ephemeral(h.tcpPorts); err != nil {
-			return nil, opError("listen", network, nil, nil, err)
-		}
-	} else if h.portTaken(h.listeners, addr, port) {
-		return nil, opError("listen", network, nil, tcpAddr(netip.AddrPortFrom(addr, port)), errAddrInUse)
-	}
-	ln := &listener{h: h, epoch: h.epoch, key: sockKey{addr, port}}
-	ln.sig = e.w.NewSignal(fmt.Sprintf("Listener.Accept on %s %s", h.name, tcpAddr(netip.AddrPortFrom(addr, port))))
-	h.listeners[ln.key] = ln
-	h.tcpPorts[port]++
+	ln := &listener{h: h, epoch: h.epoch, key: key}
+	ln.sig = e.w.NewSignal(fmt.Sprintf("Listener.Accept on %s %s", h.name, ln.Addr()))
+	h.listeners[key] = ln
+	h.tcpPorts[key.port]++
 	return ln, nil
 }
 

@@ -33,42 +33,49 @@ var _ net.PacketConn = (*packetConn)(nil)
 func (e *hostEnv) ListenPacket(network, address string) (net.PacketConn, error) {
 	h := e.h
 	e.w.Yield()
-	if err := checkNetwork(network, "udp"); err != nil {
-		return nil, opError("listen", network, nil, nil, err)
-	}
-	addr, port, err := h.localBind(address)
+	key, err := h.bind(network, "udp", address, h.udpPorts, func(k sockKey) bool { return h.udp[k] != nil })
 	if err != nil {
-		return nil, opError("listen", network, nil, nil, err)
+		return nil, err
 	}
-	if !h.up {
-		return nil, opError("listen", network, nil, nil, errNetUnreach)
-	}
-	if port == 0 {
-		if port, err = h.ephemeral(h.udpPorts); err != nil {
-			return nil, opError("listen", network, nil, nil, err)
-		}
-	} else if h.portTaken(h.udp, addr, port) {
-		return nil, opError("listen", network, nil, udpAddr(netip.AddrPortFrom(addr, port)), errAddrInUse)
-	}
-	pc := &packetConn{h: h, epoch: h.epoch, local: sockKey{addr, port}}
-	pc.sig = e.w.NewSignal(fmt.Sprintf("PacketConn.ReadFrom on %s %s", h.name, udpAddr(netip.AddrPortFrom(addr, port))))
-	h.udp[pc.local] = pc
-	h.udpPorts[port]++
+	pc := &packetConn{h: h, epoch: h.epoch, local: key}
+	pc.sig = e.w.NewSignal(fmt.Sprintf("PacketConn.ReadFrom on %s %s", h.name, pc.LocalAddr()))
+	h.udp[key] = pc
+	h.udpPorts[key.port]++
 	return pc, nil
 }
 
-// portTaken reports whether binding (addr, port) conflicts with a socket in
-// socks: the same address, or either side the wildcard.
-func (h *Host) portTaken(socks any, addr netip.Addr, port uint16) bool {
-	has := func(k sockKey) bool {
-		switch m := socks.(type) {
-		case map[sockKey]*packetConn:
-			return m[k] != nil
-		case map[sockKey]*listener:
-			return m[k] != nil
-		}
-		return false
+// bind checks a listen request for proto ("udp" or "tcp") and picks the
+// socket's key: a free ephemeral port for port 0, else the requested one if
+// no socket in the table (has) conflicts with it. Errors are as the OS's.
+func (h *Host) bind(network, proto, address string, used map[uint16]int, has func(sockKey) bool) (sockKey, error) {
+	if err := checkNetwork(network, proto); err != nil {
+		return sockKey{}, opError("listen", network, nil, nil, err)
 	}
+	addr, port, err := h.localBind(address)
+	if err != nil {
+		return sockKey{}, opError("listen", network, nil, nil, err)
+	}
+	if !h.up {
+		return sockKey{}, opError("listen", network, nil, nil, errNetUnreach)
+	}
+	if port == 0 {
+		if port, err = h.ephemeral(used); err != nil {
+			return sockKey{}, opError("listen", network, nil, nil, err)
+		}
+	} else if h.portTaken(has, addr, port) {
+		ap := netip.AddrPortFrom(addr, port)
+		var shown net.Addr = udpAddr(ap)
+		if proto == "tcp" {
+			shown = tcpAddr(ap)
+		}
+		return sockKey{}, opError("listen", network, nil, shown, errAddrInUse)
+	}
+	return sockKey{addr, port}, nil
+}
+
+// portTaken reports whether binding (addr, port) conflicts with a socket
+// for which has is true: the same address, or either side the wildcard.
+func (h *Host) portTaken(has func(sockKey) bool, addr netip.Addr, port uint16) bool {
 	if has(sockKey{addr, port}) || has(sockKey{netip.Addr{}, port}) {
 		return true
 	}

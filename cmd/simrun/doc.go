@@ -15,8 +15,10 @@
 //	simrun suite [-seeds N] [-workers N] [-json FILE] [-replay-dir DIR]
 //
 // Strategies are random, pct:D[:K] (probabilistic concurrency testing with
-// depth D and step horizon K) and fifo, each optionally followed by
-// +permute. Parameters not given with -param take their default or are
+// depth D and step horizon K; without K it is calibrated from the seed's own
+// run) and fifo, each optionally followed by +permute (permute equal-time
+// events) and +delay[:D[:odds]] (preempt tasks for up to D with probability
+// 1/odds per scheduling point). Parameters not given with -param take their default or are
 // drawn from the seed; every run prints them beside the seed, drawn ones
 // marked.
 //

@@ -1,7 +1,8 @@
 package priority
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/detsim/detsim/protocols/grpc/connectivity"
 )
@@ -52,11 +53,4 @@ func Choose(children []ChildView) (int, bool) {
 	return len(children) - 1, false
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m { //detsim:allow collected, then sorted
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

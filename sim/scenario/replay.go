@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -86,25 +87,10 @@ func NewReplay(o Outcome) (Replay, error) {
 func (rp Replay) Command() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "simrun run %s -variant %s -seed %d -strategy %s", rp.Scenario, rp.Variant, rp.Seed, rp.Strategy)
-	for _, k := range slices.Sorted(mapsKeys(rp.Params)) {
+	for _, k := range slices.Sorted(maps.Keys(rp.Params)) {
 		fmt.Fprintf(&b, " -param %s=%s", k, rp.Params[k])
 	}
 	return b.String()
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		keys := make([]string, 0, len(m))
-		for k := range m { //detsim:allow collected, then sorted by the caller
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Write writes the replay file as indented JSON (atomically: a partial

@@ -12,7 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/detsim/detsim/netmodel"
 	"github.com/detsim/detsim/protocols/grpc/connectivity"
@@ -154,14 +155,7 @@ func Register(b Builder) {
 func Get(name string) Builder { return registry[name] }
 
 // Names lists the registered policies, sorted.
-func Names() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry { //detsim:allow collected, then sorted
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return slices.Sorted(maps.Keys(registry)) }
 
 // ParseConfig parses a gRPC LB policy list (`[{"policy_name": {config}}]`),
 // choosing the first registered policy, as gRPC service configs do.
