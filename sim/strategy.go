@@ -68,6 +68,14 @@ type Strategy struct {
 	// DelayOdds: a scheduling point preempts with probability 1/DelayOdds.
 	// 0 means DefaultDelayOdds.
 	DelayOdds int
+	// DelaySwarm, when > 1, applies Delays to a random subset of the tasks
+	// only (swarm testing): each task, when it is spawned, joins the
+	// preemptible set with probability 1/DelaySwarm; the others are never
+	// preempted. Races that need one task to stall while the tasks it
+	// races with run unhindered (a run loop descheduled across another
+	// task's network round trip) are far more likely than when every task
+	// is slowed alike. 0 or 1 means every task. Requires Delays.
+	DelaySwarm int
 }
 
 const (
@@ -108,15 +116,24 @@ func (s Strategy) String() string {
 		if odds {
 			fmt.Fprintf(&b, ":%d", s.DelayOdds)
 		}
+		if s.DelaySwarm > 1 {
+			fmt.Fprintf(&b, "+swarm:%d", s.DelaySwarm)
+		}
 	}
 	return b.String()
 }
 
+// DefaultDelaySwarm is the N of "+swarm" without an argument.
+const DefaultDelaySwarm = 8
+
 // ParseStrategy parses "random", "fifo", "pct", "pct:D" or "pct:D:K"
 // (depth D, horizon K), optionally followed by "+permute" to permute
-// equal-time events and "+delay" to let time pass while tasks are runnable.
+// equal-time events, "+delay[:D[:odds]]" to let time pass while tasks are
+// runnable (Strategy.Delays), and "+swarm[:N]" to preempt only about one
+// task in N (Strategy.DelaySwarm).
 func ParseStrategy(spec string) (Strategy, error) {
 	var s Strategy
+	swarm := false
 	parts0 := strings.Split(spec, "+")
 	base := parts0[0]
 	for _, opt := range parts0[1:] {
@@ -141,9 +158,22 @@ func ParseStrategy(spec string) (Strategy, error) {
 					s.DelayOdds = n
 				}
 			}
+		case name == "swarm":
+			swarm = true
+			s.DelaySwarm = DefaultDelaySwarm
+			if hasArg {
+				n, err := strconv.Atoi(arg)
+				if err != nil || n < 1 {
+					return s, fmt.Errorf("strategy %q: swarm share %q must be an integer >= 1", spec, arg)
+				}
+				s.DelaySwarm = n
+			}
 		default:
-			return s, fmt.Errorf("strategy %q: unknown option %q (want +permute or +delay[:D[:odds]])", spec, opt)
+			return s, fmt.Errorf("strategy %q: unknown option %q (want +permute, +delay[:D[:odds]] or +swarm[:N])", spec, opt)
 		}
+	}
+	if swarm && !s.Delays {
+		return s, fmt.Errorf("strategy %q: +swarm chooses which tasks +delay preempts: add +delay", spec)
 	}
 	parts := strings.Split(base, ":")
 	switch parts[0] {
@@ -187,6 +217,12 @@ func (s Strategy) validate() error {
 	}
 	if s.DelayOdds < 0 {
 		return fmt.Errorf("sim: Options.Strategy.DelayOdds = %d: must be >= 0 (0 means %d)", s.DelayOdds, DefaultDelayOdds)
+	}
+	if s.DelaySwarm < 0 {
+		return fmt.Errorf("sim: Options.Strategy.DelaySwarm = %d: must be >= 0 (0 means every task)", s.DelaySwarm)
+	}
+	if s.DelaySwarm > 1 && !s.Delays {
+		return fmt.Errorf("sim: Options.Strategy.DelaySwarm = %d without Delays: the swarm chooses which tasks Delays preempts", s.DelaySwarm)
 	}
 	if s.MaxDelay < 0 {
 		return fmt.Errorf("sim: Options.Strategy.MaxDelay = %v: must be >= 0 (0 means %v)", s.MaxDelay, DefaultMaxDelay)

@@ -142,3 +142,69 @@ func TestDelaysLetTimePassWhileTasksAreRunnable(t *testing.T) {
 	strat, _ := sim.ParseStrategy("fifo+delay")
 	assert.Equal(t, 20, progressAtFire(strat, 1), "fifo never delays")
 }
+
+// preemptedTasks runs n tasks that each pass 20 scheduling points and
+// returns which of them were ever preempted (descheduled across time).
+func preemptedTasks(t *testing.T, strat sim.Strategy, seed uint64, n int) []bool {
+	hit := make([]bool, n)
+	mustPass(t, sim.Options{Seed: seed, Strategy: strat}, func(w *sim.World) {
+		wg := w.NewWaitGroup()
+		for i := range n {
+			wg.Add(1)
+			w.Go("t", func() {
+				defer wg.Done()
+				for range 20 {
+					before := w.Elapsed()
+					w.Yield()
+					if w.Elapsed() != before {
+						hit[i] = true
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	return hit
+}
+
+func TestSwarmPreemptsOnlySomeTasks(t *testing.T) {
+	strat, err := sim.ParseStrategy("random+delay:1ms:1+swarm:4")
+	require.NoError(t, err)
+	require.Equal(t, "random+delay:1ms:1+swarm:4", strat.String())
+	const n, seeds = 40, 20
+	total := 0
+	for seed := uint64(0); seed < seeds; seed++ {
+		hit := preemptedTasks(t, strat, seed, n)
+		assert.Equal(t, hit, preemptedTasks(t, strat, seed, n), "seed %d: the swarm is a function of the seed", seed)
+		k := 0
+		for _, h := range hit {
+			if h {
+				k++
+			}
+		}
+		assert.Less(t, k, n, "seed %d: some tasks are calm", seed)
+		total += k
+	}
+	// About one task in 4 joins the swarm (odds 1: every member is hit).
+	assert.InDelta(t, float64(n*seeds)/4, float64(total), float64(n*seeds)/8, "swarm members over %d tasks", n*seeds)
+
+	every, _ := sim.ParseStrategy("random+delay:1ms:1")
+	for seed := uint64(0); seed < 3; seed++ {
+		for i, h := range preemptedTasks(t, every, seed, n) {
+			assert.True(t, h, "seed %d task %d: without +swarm every task is preempted at odds 1", seed, i)
+		}
+	}
+}
+
+func TestSwarmNeedsDelay(t *testing.T) {
+	_, err := sim.ParseStrategy("random+swarm")
+	require.ErrorContains(t, err, "+swarm chooses which tasks +delay preempts")
+	_, err = sim.ParseStrategy("random+delay+swarm:x")
+	require.ErrorContains(t, err, `swarm share "x"`)
+	s, err := sim.ParseStrategy("pct:2+delay+swarm")
+	require.NoError(t, err)
+	assert.Equal(t, sim.DefaultDelaySwarm, s.DelaySwarm)
+	assert.Equal(t, "pct:2+delay+swarm:8", s.String())
+	_, err = sim.New(sim.Options{Strategy: sim.Strategy{DelaySwarm: 4}})
+	require.ErrorContains(t, err, "DelaySwarm = 4 without Delays")
+}

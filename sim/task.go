@@ -83,6 +83,8 @@ type Task struct {
 
 	// prio is the PCT priority (higher runs first).
 	prio int64
+	// calm exempts the task from Strategy.Delays (not in the swarm).
+	calm bool
 	// qnext links the task into one primitive's FIFO wait queue.
 	qnext *Task
 	// sleep is the task's own timer event for Sleep, so sleeping does not
@@ -138,6 +140,9 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 	if parent != nil {
 		t.parent = parent.id
 		t.Owner = parent.Owner
+	}
+	if st := w.opts.Strategy; st.Delays && st.DelaySwarm > 1 && st.Kind != FIFO {
+		t.calm = draw(w.src, st.DelaySwarm) != 0
 	}
 	t.next, t.stop = iter.Pull(t.body)
 	w.tasks = append(w.tasks, t)
@@ -203,7 +208,7 @@ func (w *World) schedPoint(op string) *Task {
 		// without further scheduling.
 		return t
 	}
-	if w.opts.Strategy.Delays && w.opts.Strategy.Kind != FIFO && w.mainTask.state != taskDone && draw(w.src, w.delayOdds) == 0 {
+	if w.opts.Strategy.Delays && !t.calm && w.opts.Strategy.Kind != FIFO && w.mainTask.state != taskDone && draw(w.src, w.delayOdds) == 0 {
 		// Preempted: the task is descheduled for a while (Strategy.Delays)
 		// and everything else runs meanwhile.
 		w.schedule(&t.sleep, w.now+w.preemptDelay())

@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("racesweep", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors get one line below; -h prints usage
 	prog := fs.String("program", "lost-update", "example race to run: lost-update or depth-three")
-	stratSpec := fs.String("strategy", "random", "scheduling strategy: random, pct:D[:K] or fifo, optionally +permute and +delay[:D[:odds]]")
+	stratSpec := fs.String("strategy", "random", "scheduling strategy: random, pct:D[:K] or fifo, optionally +permute, +delay[:D[:odds]] and +swarm[:N]")
 	seeds := fs.Int("seeds", 1000, "number of seeds to sweep")
 	start := fs.Uint64("start", 0, "first seed of the sweep")
 	seed := fs.Int64("seed", -1, "replay this one seed instead of sweeping")

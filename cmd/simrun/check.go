@@ -24,7 +24,7 @@ Exit status: 0 every seed ran identically twice, 1 some seed did not, 2 bad
 usage or input.`)
 	variant := fs.String("variant", "", "variant `V` to run (default: the scenario's default, fixed if it has one)")
 	seeds := fs.String("seeds", "", "seed range `A:B` (seeds A to B-1), or a count N for 0:N (default: 0 to the scenario's seed budget)")
-	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute and +delay[:D[:odds]] (default: the scenario's)")
+	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute, +delay[:D[:odds]] and +swarm[:N] (default: the scenario's)")
 	params := paramFlag{}
 	fs.Var(params, "param", "set a parameter, `name=value` (repeatable)")
 	pos, code, ok := parse(fs, args, 1, 1, stderr)

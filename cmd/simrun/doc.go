@@ -17,8 +17,9 @@
 // Strategies are random, pct:D[:K] (probabilistic concurrency testing with
 // depth D and step horizon K; without K it is calibrated from the seed's own
 // run) and fifo, each optionally followed by +permute (permute equal-time
-// events) and +delay[:D[:odds]] (preempt tasks for up to D with probability
-// 1/odds per scheduling point). Parameters not given with -param take their default or are
+// events), +delay[:D[:odds]] (preempt tasks for up to D with probability
+// 1/odds per scheduling point) and, after +delay, +swarm[:N] (preempt only
+// the tasks that joined the swarm, each with probability 1/N). Parameters not given with -param take their default or are
 // drawn from the seed; every run prints them beside the seed, drawn ones
 // marked.
 //

@@ -25,7 +25,7 @@ written (see simrun replay and simrun shrink).
 Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 	variant := fs.String("variant", "", "variant `V` to run (default: the scenario's default, fixed if it has one)")
 	seed := fs.Uint64("seed", 0, "the run's seed `N`")
-	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute and +delay[:D[:odds]] (default: the scenario's)")
+	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute, +delay[:D[:odds]] and +swarm[:N] (default: the scenario's)")
 	params := paramFlag{}
 	fs.Var(params, "param", "set a parameter, `name=value` (repeatable); the others are defaulted or drawn from the seed")
 	traceOut := fs.String("trace", "", "write the kernel trace to `FILE`, one JSON object per event")

@@ -36,7 +36,7 @@ every 10% once the sweep has run for a second.
 Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 	variant := fs.String("variant", "", "variant `V` to run (default: the scenario's default, fixed if it has one)")
 	seeds := fs.String("seeds", "", "seed range `A:B` (seeds A to B-1), or a count N for 0:N (default: 0 to the scenario's seed budget)")
-	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute and +delay[:D[:odds]] (default: the scenario's)")
+	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute, +delay[:D[:odds]] and +swarm[:N] (default: the scenario's)")
 	params := paramFlag{}
 	fs.Var(params, "param", "set a parameter for every seed, `name=value` (repeatable); the others are defaulted or drawn per seed")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "run `N` seeds in parallel")

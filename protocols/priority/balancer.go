@@ -85,6 +85,12 @@ type Balancer struct {
 	inhibitPickerUpdates bool
 	priorities           []string
 	children             map[string]*childBalancer
+
+	// Snapshot's cache: the A56 choice computed at generation snapGen (gen
+	// counts unlocks of mu, so nothing the choice reads changed since).
+	gen, snapGen uint64
+	snapWant     string
+	viewBuf      []ChildView
 }
 
 var _ balancer.Balancer = (*Balancer)(nil)
@@ -107,6 +113,7 @@ func (b *Balancer) lock() {
 }
 
 func (b *Balancer) unlock() {
+	b.gen++ // whatever changed under mu, Snapshot recomputes
 	b.locked = false
 	b.mu.Unlock()
 }

@@ -35,7 +35,11 @@ func (b *Balancer) handleChildStateUpdate(name string, s balancer.State) {
 
 // view returns the children in priority order, for Choose.
 func (b *Balancer) view() []ChildView {
-	out := make([]ChildView, 0, len(b.priorities))
+	return b.appendView(make([]ChildView, 0, len(b.priorities)))
+}
+
+// appendView appends the children in priority order to out.
+func (b *Balancer) appendView(out []ChildView) []ChildView {
 	for _, name := range b.priorities {
 		c := b.children[name]
 		if c == nil {
@@ -90,9 +94,14 @@ func (b *Balancer) Snapshot() (inUse, want string, ok bool) {
 	if b.locked || b.isDone || b.inhibitPickerUpdates || len(b.queue) > 0 || len(b.priorities) == 0 {
 		return "", "", false
 	}
-	views := b.view()
-	idx, _ := Choose(views)
-	return b.childInUse, views[idx].Name, true
+	// Snapshot runs after every scheduling step: recompute only when mu
+	// was taken since, into a reused buffer.
+	if b.snapGen != b.gen || b.snapWant == "" {
+		b.viewBuf = b.appendView(b.viewBuf[:0])
+		idx, _ := Choose(b.viewBuf)
+		b.snapGen, b.snapWant = b.gen, b.viewBuf[idx].Name
+	}
+	return b.childInUse, b.snapWant, true
 }
 
 // ChildInUse is the name of the child whose picker the parent uses.

@@ -9,7 +9,10 @@ import (
 
 // BackoffConfig is gRPC's connection backoff (connection-backoff.md): the
 // n-th consecutive failed attempt waits min(BaseDelay*Multiplier^n,
-// MaxDelay), randomised by ±Jitter.
+// MaxDelay), randomised by ±Jitter. As in grpc-go's backoff.Exponential,
+// a MaxDelay below BaseDelay caps every retry after the first: grpc-go's
+// tests set only BaseDelay (MaxDelay 0) to retry at once after the first
+// failure.
 type BackoffConfig struct {
 	BaseDelay  time.Duration
 	Multiplier float64
@@ -30,12 +33,12 @@ func (b BackoffConfig) validate() error {
 	switch {
 	case b.BaseDelay <= 0:
 		return fmt.Errorf("Options.Backoff.BaseDelay = %v: must be > 0", b.BaseDelay)
-	case !(b.Multiplier >= 1):
-		return fmt.Errorf("Options.Backoff.Multiplier = %v: must be >= 1", b.Multiplier)
+	case b.MaxDelay > b.BaseDelay && !(b.Multiplier >= 1):
+		return fmt.Errorf("Options.Backoff.Multiplier = %v: must be >= 1 when MaxDelay (%v) exceeds BaseDelay", b.Multiplier, b.MaxDelay)
 	case !(b.Jitter >= 0 && b.Jitter <= 1):
 		return fmt.Errorf("Options.Backoff.Jitter = %v: must be in [0, 1]", b.Jitter)
-	case b.MaxDelay < b.BaseDelay:
-		return fmt.Errorf("Options.Backoff.MaxDelay = %v: must be >= BaseDelay (%v)", b.MaxDelay, b.BaseDelay)
+	case b.MaxDelay < 0:
+		return fmt.Errorf("Options.Backoff.MaxDelay = %v: must be >= 0", b.MaxDelay)
 	}
 	return nil
 }

@@ -376,7 +376,7 @@ func TestBadOptions(t *testing.T) {
 			{clientconn.Options{Backoff: clientconn.BackoffConfig{BaseDelay: time.Second, Multiplier: 0.5, MaxDelay: time.Minute}}, "Options.Backoff.Multiplier"},
 			{clientconn.Options{Backoff: clientconn.BackoffConfig{BaseDelay: time.Second, Multiplier: 2, Jitter: 2, MaxDelay: time.Minute}}, "Options.Backoff.Jitter"},
 			{clientconn.Options{Backoff: clientconn.BackoffConfig{Multiplier: 2}}, "Options.Backoff.BaseDelay"},
-			{clientconn.Options{Backoff: clientconn.BackoffConfig{BaseDelay: time.Minute, Multiplier: 2, MaxDelay: time.Second}}, "Options.Backoff.MaxDelay"},
+			{clientconn.Options{Backoff: clientconn.BackoffConfig{BaseDelay: time.Minute, Multiplier: 2, MaxDelay: -time.Second}}, "Options.Backoff.MaxDelay"},
 		}
 		for _, c := range cases {
 			_, err := clientconn.New(env, "bad", c.opts)
