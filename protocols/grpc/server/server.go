@@ -10,6 +10,8 @@
 //	"<name>/server.accept"   one per Serve call: the accept loop
 //	"<name>/server.conn"     one per connection: reads request frames
 //	"<name>/server.handler"  one per RPC: runs the handler, writes the response
+//	"<name>/server.maxage"   one per connection with WithMaxConnectionAge: closes
+//	                         the connection when its age runs out
 //
 // Stop ends all of them and waits until they have exited.
 package server
@@ -18,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/detsim/detsim/netmodel"
 	"github.com/detsim/detsim/protocols/grpc/wire"
@@ -35,6 +38,22 @@ type Option func(*Server)
 // name).
 func WithHandler(h Handler) Option { return func(s *Server) { s.handler = h } }
 
+// WithMaxConnectionAge makes the server close every connection it accepts
+// about d after accepting it, whether or not RPCs are in flight, as
+// grpc-go's keepalive.ServerParameters.MaxConnectionAge does with no
+// MaxConnectionAgeGrace (there is no GOAWAY here: the connection is simply
+// closed, and responses still being written are lost). As in grpc-go, each
+// connection's age is jittered by up to ±10%: it is drawn uniformly from
+// [0.9d, 1.1d) from the random stream "server/<name>/max-age" (prefixed
+// with the host's name on a netmodel host), one draw per accepted
+// connection in accept order. d <= 0 (the default) means no limit.
+//
+// It reproduces servers that drop connections on a schedule, such as the
+// one in grpc-node #2784 that closed each connection after 1 second.
+func WithMaxConnectionAge(d time.Duration) Option {
+	return func(s *Server) { s.maxAge = max(d, 0) }
+}
+
 // ErrServerStopped is returned by Serve after Stop.
 var ErrServerStopped = errors.New("server: the server has been stopped")
 
@@ -43,6 +62,7 @@ type Server struct {
 	env     netmodel.Env
 	name    string
 	handler Handler
+	maxAge  time.Duration // 0: no limit
 
 	mu        sim.Mutex
 	wg        sim.WaitGroup
@@ -51,6 +71,7 @@ type Server struct {
 	conns     []*serverConn
 	acceptErr []error
 	served    int
+	agedOut   int
 }
 
 // New returns a server called name (its default response payload).
@@ -96,6 +117,25 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// AgedOut counts the connections closed because their maximum age (see
+// WithMaxConnectionAge) ran out.
+func (s *Server) AgedOut() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.agedOut
+}
+
+// connAge draws the age of a new connection: maxAge ±10%, as grpc-go's
+// getJitter does.
+func (s *Server) connAge() time.Duration {
+	r := int64(s.maxAge / 10)
+	if r <= 0 {
+		return s.maxAge
+	}
+	j := s.env.Rand("server/"+s.name+"/max-age").Int63n(2*r) - r
+	return s.maxAge + time.Duration(j)
+}
+
 // AcceptErrors lists the errors that ended accept loops other than Stop
 // (for example a crash closing the listener).
 func (s *Server) AcceptErrors() []error {
@@ -116,6 +156,15 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			return
 		}
 		sc := &serverConn{s: s, c: c, wmu: s.env.NewMutex()}
+		var expiry time.Time
+		tasks := 1
+		if s.maxAge > 0 {
+			// The age counts from the accept, not from when the
+			// max-age task first runs.
+			expiry = s.env.Now().Add(s.connAge())
+			sc.done = sim.NewChan[struct{}](s.env, 0)
+			tasks++
+		}
 		s.mu.Lock()
 		if s.stopped {
 			s.mu.Unlock()
@@ -123,12 +172,18 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			return
 		}
 		s.conns = append(s.conns, sc)
-		s.wg.Add(1)
+		s.wg.Add(tasks)
 		s.mu.Unlock()
 		s.env.Go(s.name+"/server.conn", func() {
 			defer s.wg.Done()
 			sc.serve()
 		})
+		if sc.done != nil {
+			s.env.Go(s.name+"/server.maxage", func() {
+				defer s.wg.Done()
+				sc.ageOut(expiry)
+			})
+		}
 	}
 }
 
@@ -165,18 +220,40 @@ func (s *Server) removeConn(sc *serverConn) {
 type serverConn struct {
 	s      *Server
 	c      net.Conn
-	wmu    sim.Mutex // serialises response writes
-	closed bool      // guarded by s.mu
+	wmu    sim.Mutex          // serialises response writes
+	done   sim.Chan[struct{}] // with a max age: closed by close, ends ageOut
+	closed bool               // guarded by s.mu
 }
 
-func (sc *serverConn) close() {
+func (sc *serverConn) close() { sc.shut(false) }
+
+// shut closes the connection once; aged says the max age ran out.
+func (sc *serverConn) shut(aged bool) {
 	s := sc.s
 	s.mu.Lock()
 	already := sc.closed
 	sc.closed = true
+	if aged && !already {
+		s.agedOut++
+	}
 	s.mu.Unlock()
 	if !already {
+		if sc.done != nil {
+			sc.done.Close()
+		}
 		sc.c.Close()
+	}
+}
+
+// ageOut closes the connection at expiry unless it is closed first (by the
+// peer, a protocol error or Stop). The timer is stopped on every way out,
+// so a closed connection leaves no timer behind.
+func (sc *serverConn) ageOut(expiry time.Time) {
+	s := sc.s
+	tm := s.env.NewTimer(s.env.Until(expiry))
+	defer tm.Stop()
+	if sim.Select(s.env, sim.RecvCase(tm.C(), nil, nil), sim.RecvCase(sc.done, nil, nil)) == 0 {
+		sc.shut(true)
 	}
 }
 
