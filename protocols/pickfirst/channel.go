@@ -45,6 +45,7 @@ type Channel struct {
 	state   connectivity.State
 	picker  Picker
 	changed sim.Chan[struct{}] // closed and replaced at every picker update
+	closing bool
 	closed  bool
 
 	resolutionsRequested int
@@ -189,10 +190,11 @@ func (c *Channel) Pool() *Pool { return c.pool }
 // timer of the channel is left.
 func (c *Channel) Close() {
 	c.mu.Lock()
-	if c.closed {
+	if c.closing {
 		c.mu.Unlock()
 		return
 	}
+	c.closing = true // a second Close returns at once
 	c.mu.Unlock()
 	_ = c.ser.ScheduleAndWait(func(sim.Context) { c.rlb.destroy() })
 	c.mu.Lock()

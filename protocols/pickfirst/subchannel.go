@@ -4,8 +4,9 @@
 // shared subchannel pool, a DNS-style resolver, the resolving load balancer
 // and a channel that queues picks.
 //
-// Subchannels (this file, pool.go, transport.go, backoff.go) follow grpc-js
-// 1.10's subchannel.ts, subchannel-pool.ts and backoff-timeout.ts. Their
+// Subchannels (this file, pool.go, backoff.go; each connection is a
+// protocols/grpc/transport.Transport) follow grpc-js 1.10's subchannel.ts,
+// subchannel-pool.ts and backoff-timeout.ts. Their
 // tasks, started with env.Go so that on a netmodel host they belong to the
 // host:
 //
@@ -16,12 +17,14 @@
 package pickfirst
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/detsim/detsim/netmodel"
 	"github.com/detsim/detsim/protocols/grpc/connectivity"
+	"github.com/detsim/detsim/protocols/grpc/transport"
 	"github.com/detsim/detsim/protocols/grpc/wire"
 	"github.com/detsim/detsim/sim"
 )
@@ -94,7 +97,7 @@ type Subchannel struct {
 	continueConnecting bool
 	attempts           int
 	attemptID          int // identifies the attempt in progress
-	transport          *transport
+	transport          *transport.Transport
 	events             []func() // transitions and hooks not yet delivered
 	delivering         bool     // a task is running deliver's loop
 }
@@ -163,12 +166,16 @@ func (s *Subchannel) Call(ctx sim.Context, method string, req []byte) ([]byte, e
 	if st != connectivity.Ready || t == nil {
 		return nil, wire.Errorf(wire.Unavailable, "subchannel %s is %v", s.addr, st)
 	}
-	resp, err := t.call(ctx, method, req)
-	if err == errTransportClosed {
+	resp, err := t.Call(ctx, method, req)
+	if err == transport.ErrClosed {
 		return nil, wire.Wrap(wire.Unavailable, err, fmt.Sprintf("connection to %s is closing", s.addr))
 	}
 	return resp, err
 }
+
+// errSubchannelShutdown closes the transport of a subchannel that shuts
+// down.
+var errSubchannelShutdown = errors.New("subchannel shut down")
 
 // legal reports whether prev -> next is a transition of gRPC's connectivity
 // semantics as grpc-js's subchannel makes them.
@@ -291,12 +298,12 @@ func (s *Subchannel) connect(id int, timeout time.Duration) {
 	if err != nil {
 		s.transitionLocked([]connectivity.State{connectivity.Connecting}, connectivity.TransientFailure, err)
 	} else {
-		t := newTransport(s.env, s.addr, conn)
+		t := transport.New(s.env, s.addr, conn)
 		s.transport = t
 		s.pool.wg.Add(1)
 		s.env.Go(s.name+"/transport.reader", func() {
 			defer s.pool.wg.Done()
-			t.readLoop(func() { s.transportClosed(t) })
+			t.ReadLoop(func() { s.transportClosed(t) })
 		})
 		s.transitionLocked([]connectivity.State{connectivity.Connecting}, connectivity.Ready, nil)
 	}
@@ -306,7 +313,7 @@ func (s *Subchannel) connect(id int, timeout time.Duration) {
 
 // transportClosed is called by t's reader when the connection has failed:
 // a READY subchannel goes IDLE (and does not reconnect by itself).
-func (s *Subchannel) transportClosed(t *transport) {
+func (s *Subchannel) transportClosed(t *transport.Transport) {
 	s.mu.Lock()
 	changed := false
 	if s.transport == t {
@@ -395,7 +402,7 @@ func (s *Subchannel) removeListener(l *StateListener) {
 // shutdownLocked moves the subchannel to SHUTDOWN, reporting whether it did
 // (false if it was already shut down) and returning its transport for the
 // caller to close after unlocking.
-func (s *Subchannel) shutdownLocked() (*transport, bool) {
+func (s *Subchannel) shutdownLocked() (*transport.Transport, bool) {
 	if s.state == connectivity.Shutdown {
 		return nil, false
 	}
@@ -410,12 +417,12 @@ func (s *Subchannel) shutdownLocked() (*transport, bool) {
 // closes the transport shutdownLocked returned (failing its calls with
 // Unavailable and ending its reader) and takes the subchannel out of the
 // pool.
-func (s *Subchannel) finishShutdown(t *transport, changed bool) {
+func (s *Subchannel) finishShutdown(t *transport.Transport, changed bool) {
 	if changed {
 		s.deliver()
 	}
 	if t != nil {
-		t.fail(errSubchannelShutdown)
+		t.Fail(errSubchannelShutdown)
 	}
 	s.pool.remove(s)
 }
@@ -488,7 +495,7 @@ func (h *Handle) Unref() {
 	}
 	h.refs--
 	s.refs--
-	var t *transport
+	var t *transport.Transport
 	changed := false
 	last := s.refs == 0
 	if last {

@@ -24,6 +24,7 @@ import (
 	"github.com/detsim/detsim/protocols/grpc/connectivity"
 	"github.com/detsim/detsim/protocols/grpc/grpcsync"
 	"github.com/detsim/detsim/protocols/grpc/resolver"
+	"github.com/detsim/detsim/protocols/grpc/transport"
 	"github.com/detsim/detsim/sim"
 )
 
@@ -241,8 +242,8 @@ func (cc *ClientConn) Invoke(ctx sim.Context, method string, req []byte, opts ..
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.call(ctx, method, req)
-		if err == errTransportClosed {
+		resp, err := t.Call(ctx, method, req)
+		if err == transport.ErrClosed {
 			// Never sent: pick again once the picker has moved on.
 			if done != nil {
 				done(balancer.DoneInfo{})

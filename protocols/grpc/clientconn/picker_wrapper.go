@@ -1,11 +1,11 @@
 package clientconn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/detsim/detsim/protocols/grpc/balancer"
+	"github.com/detsim/detsim/protocols/grpc/transport"
 	"github.com/detsim/detsim/protocols/grpc/wire"
 	"github.com/detsim/detsim/sim"
 )
@@ -53,19 +53,11 @@ func (pw *pickerWrapper) close() {
 	pw.blocking.Close()
 }
 
-func ctxStatus(err error, when string) error {
-	code := wire.DeadlineExceeded
-	if errors.Is(err, context.Canceled) {
-		code = wire.Canceled
-	}
-	return wire.Wrap(code, err, fmt.Sprintf("context %v %s", err, when))
-}
-
 // pick returns a READY transport and the pick's Done. ErrNoSubConnAvailable,
 // a picked SubConn that is not READY and (unless failFast) picker errors
 // make it wait for the next picker; *lastGen carries the generation of the
 // last picker tried across calls, so a retry waits for a new one.
-func (pw *pickerWrapper) pick(ctx sim.Context, failFast bool, info balancer.PickInfo, lastGen *int) (*transport, func(balancer.DoneInfo), error) {
+func (pw *pickerWrapper) pick(ctx sim.Context, failFast bool, info balancer.PickInfo, lastGen *int) (*transport.Transport, func(balancer.DoneInfo), error) {
 	var lastErr error
 	for {
 		if err := ctx.Err(); err != nil {
@@ -73,7 +65,7 @@ func (pw *pickerWrapper) pick(ctx sim.Context, failFast bool, info balancer.Pick
 			if lastErr != nil {
 				when += fmt.Sprintf(" (last pick error: %v)", lastErr)
 			}
-			return nil, nil, ctxStatus(err, when)
+			return nil, nil, transport.CtxStatus(err, when)
 		}
 		pw.mu.Lock()
 		if pw.closed {

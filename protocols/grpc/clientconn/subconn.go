@@ -8,6 +8,7 @@ import (
 	"github.com/detsim/detsim/protocols/grpc/balancer"
 	"github.com/detsim/detsim/protocols/grpc/connectivity"
 	"github.com/detsim/detsim/protocols/grpc/resolver"
+	"github.com/detsim/detsim/protocols/grpc/transport"
 	"github.com/detsim/detsim/sim"
 )
 
@@ -38,7 +39,7 @@ type subConn struct {
 	mu        sim.Mutex
 	state     connectivity.State
 	lastErr   error
-	transport *transport
+	transport *transport.Transport
 	retries   int
 }
 
@@ -99,13 +100,13 @@ func (sc *subConn) connect() {
 		return
 	}
 	if err == nil {
-		t := newTransport(sc, conn)
+		t := transport.New(env, sc.addr.Addr, conn)
 		sc.transport = t
 		sc.retries = 0
 		sc.wg.Add(1)
 		env.Go(cc.target+"/transport.reader", func() {
 			defer sc.wg.Done()
-			t.readLoop()
+			t.ReadLoop(func() { sc.transportClosed(t) })
 		})
 		sc.updateStateLocked(connectivity.Ready, nil)
 		sc.mu.Unlock()
@@ -128,7 +129,7 @@ func (sc *subConn) connect() {
 }
 
 // transportClosed is called by t's reader when it ends.
-func (sc *subConn) transportClosed(t *transport) {
+func (sc *subConn) transportClosed(t *transport.Transport) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.transport != t {
@@ -142,12 +143,12 @@ func (sc *subConn) transportClosed(t *transport) {
 
 // readyTransport returns the transport if the SubConn is READY and the
 // transport still usable, else nil.
-func (sc *subConn) readyTransport() *transport {
+func (sc *subConn) readyTransport() *transport.Transport {
 	sc.mu.Lock()
 	t := sc.transport
 	ready := sc.state == connectivity.Ready
 	sc.mu.Unlock()
-	if !ready || t == nil || t.isClosed() {
+	if !ready || t == nil || t.IsClosed() {
 		return nil
 	}
 	return t
@@ -168,7 +169,7 @@ func (sc *subConn) Shutdown() {
 	sc.mu.Unlock()
 	sc.cancel()
 	if t != nil {
-		t.fail(errSubConnShutdown)
+		t.Fail(errSubConnShutdown)
 	}
 	sc.wg.Wait()
 	sc.cc.removeSubConn(sc)

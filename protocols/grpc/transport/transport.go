@@ -1,4 +1,8 @@
-package pickfirst
+// Package transport is the client side of one connection to a
+// protocols/grpc/server: requests are multiplexed on it by stream id with
+// the wire framing, and a reader task completes them. The grpc-go model
+// (clientconn) and the grpc-js model (pickfirst) both run on it.
+package transport
 
 import (
 	"bufio"
@@ -13,13 +17,9 @@ import (
 	"github.com/detsim/detsim/sim"
 )
 
-// errTransportClosed means the request was not sent because the transport
-// had already failed.
-var errTransportClosed = errors.New("transport is closing")
-
-// errSubchannelShutdown closes the transport of a subchannel that shuts
-// down.
-var errSubchannelShutdown = errors.New("subchannel shut down")
+// ErrClosed means the request was not sent because the transport had
+// already failed: the caller may pick again (gRPC's transparent retry).
+var ErrClosed = errors.New("transport is closing")
 
 // callResult completes one pending call.
 type callResult struct {
@@ -27,12 +27,12 @@ type callResult struct {
 	err  error
 }
 
-// transport is the client side of one connection of a READY subchannel
-// (grpc-js's Http2Transport): calls are multiplexed on it by stream id, and
-// the task "<pool>/<addr>/transport.reader" reads the responses and
-// completes the pending calls. When the connection fails every pending call
-// fails with Unavailable and the subchannel is told (READY -> IDLE).
-type transport struct {
+// Transport is the client side of one READY connection (grpc-go's
+// http2Client, grpc-js's Http2Transport): calls are multiplexed on it by
+// stream id, and the owner's reader task (running ReadLoop) completes the
+// pending calls. When the connection fails every pending call fails with
+// Unavailable and the owner is told.
+type Transport struct {
 	env  sim.Env
 	addr string
 	conn net.Conn
@@ -44,15 +44,16 @@ type transport struct {
 	closed  bool
 }
 
-func newTransport(env sim.Env, addr string, conn net.Conn) *transport {
-	return &transport{
+// New wraps conn, a connection to addr (used in error messages).
+func New(env sim.Env, addr string, conn net.Conn) *Transport {
+	return &Transport{
 		env: env, addr: addr, conn: conn, wmu: env.NewMutex(), mu: env.NewMutex(),
 		nextID: 1, pending: map[uint32]sim.Chan[callResult]{},
 	}
 }
 
-// ctxStatus turns a context error into the RPC status gRPC reports for it.
-func ctxStatus(err error, when string) error {
+// CtxStatus turns a context error into the RPC status gRPC reports for it.
+func CtxStatus(err error, when string) error {
 	code := wire.DeadlineExceeded
 	if errors.Is(err, context.Canceled) {
 		code = wire.Canceled
@@ -60,16 +61,23 @@ func ctxStatus(err error, when string) error {
 	return wire.Wrap(code, err, fmt.Sprintf("context %v %s", err, when))
 }
 
-// call sends one request and waits for its response, for ctx to end or for
-// the transport to fail. errTransportClosed means nothing was sent.
-func (t *transport) call(ctx sim.Context, method string, req []byte) ([]byte, error) {
+// IsClosed reports whether the transport has failed.
+func (t *Transport) IsClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Call sends one request and waits for its response, for ctx to end or for
+// the transport to fail. ErrClosed means nothing was sent.
+func (t *Transport) Call(ctx sim.Context, method string, req []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, ctxStatus(err, "before the request was sent")
+		return nil, CtxStatus(err, "before the request was sent")
 	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return nil, errTransportClosed
+		return nil, ErrClosed
 	}
 	id := t.nextID
 	t.nextID++
@@ -91,14 +99,14 @@ func (t *transport) call(ctx sim.Context, method string, req []byte) ([]byte, er
 	t.wmu.Unlock()
 	if err != nil {
 		t.forget(id)
-		t.fail(err)
+		t.Fail(err)
 		return nil, wire.Wrap(wire.Unavailable, err, fmt.Sprintf("connection to %s failed while sending: %v", t.addr, err))
 	}
 
 	var res callResult
 	if sim.Select(t.env, sim.RecvCase(ch, &res, nil), sim.RecvCase(ctx.DoneChan(), nil, nil)) == 1 {
 		t.forget(id)
-		return nil, ctxStatus(ctx.Err(), "while waiting for the response")
+		return nil, CtxStatus(ctx.Err(), "while waiting for the response")
 	}
 	if res.err != nil {
 		return nil, res.err
@@ -109,16 +117,16 @@ func (t *transport) call(ctx sim.Context, method string, req []byte) ([]byte, er
 	return res.resp.Payload, nil
 }
 
-func (t *transport) forget(id uint32) {
+func (t *Transport) forget(id uint32) {
 	t.mu.Lock()
 	delete(t.pending, id)
 	t.mu.Unlock()
 }
 
-// fail marks the transport closed, fails every pending call with
+// Fail marks the transport closed, fails every pending call with
 // Unavailable and closes the connection (which ends the reader). Only the
 // first call counts.
-func (t *transport) fail(err error) {
+func (t *Transport) Fail(err error) {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -135,20 +143,20 @@ func (t *transport) fail(err error) {
 	t.conn.Close()
 }
 
-// readLoop is the reader task's body: it completes pending calls until the
-// connection fails, then calls closed (the subchannel's READY -> IDLE).
-func (t *transport) readLoop(closed func()) {
+// ReadLoop is the reader task's body: it completes pending calls until the
+// connection fails, then calls closed (the owner's READY -> IDLE).
+func (t *Transport) ReadLoop(closed func()) {
 	defer closed()
 	br := bufio.NewReader(t.conn)
 	for {
 		f, err := wire.ReadFrame(br)
 		if err != nil {
-			t.fail(err)
+			t.Fail(err)
 			return
 		}
 		resp, ok := f.(*wire.Response)
 		if !ok {
-			t.fail(fmt.Errorf("protocol error: server sent a %v frame", f.Kind()))
+			t.Fail(fmt.Errorf("protocol error: server sent a %v frame", f.Kind()))
 			return
 		}
 		t.mu.Lock()
