@@ -24,6 +24,32 @@ type Options struct {
 	// OnState, if set, observes every state the channel publishes, on the
 	// serializer, in order.
 	OnState func(connectivity.State)
+	// OnResolveRequest, if set, observes every re-resolution the resolving
+	// balancer asks for, with its cause, on the serializer, before the
+	// request goes to the resolver (which may defer or coalesce it).
+	OnResolveRequest func(ResolveCause)
+	// OnResolved, if set, observes every resolver result on the
+	// serializer, just before pick_first applies it.
+	OnResolved func(addrs []string)
+}
+
+// ResolveCause says why the resolving balancer asked for a resolution.
+type ResolveCause int
+
+const (
+	// ResolveExitIdle: the channel left IDLE or TRANSIENT_FAILURE for a
+	// pick or a Connect (ResolvingLoadBalancer.exitIdle).
+	ResolveExitIdle ResolveCause = iota
+	// ResolveChildRequest: pick_first called requestReresolution (every
+	// address failed, an empty list, or, in grpc-js 1.10.1, a drop).
+	ResolveChildRequest
+)
+
+func (c ResolveCause) String() string {
+	if c == ResolveExitIdle {
+		return "exit-idle"
+	}
+	return "child-request"
 }
 
 // ErrChannelClosed fails RPCs on a closed channel.
@@ -175,7 +201,10 @@ func ctxError(ctx sim.Context, st connectivity.State) error {
 // Diagnose snapshots pick_first on the serializer (not from a serializer
 // callback). ok is false once the channel is closed.
 func (c *Channel) Diagnose() (d Diagnosis, ok bool) {
-	err := c.ser.ScheduleAndWait(func(sim.Context) { d = c.rlb.child.Diagnose() })
+	err := c.ser.ScheduleAndWait(func(sim.Context) {
+		d = c.rlb.child.Diagnose()
+		d.ResolutionPending = (c.rlb.continueResolving && c.rlb.backoff.IsRunning()) || c.rlb.resolver.Pending()
+	})
 	return d, err == nil
 }
 

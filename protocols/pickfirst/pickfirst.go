@@ -411,6 +411,10 @@ type Diagnosis struct {
 	DelayPending   bool
 	StickyTF       bool
 	AddressListSet bool
+	// ResolutionPending is set by Channel.Diagnose: a re-resolution is
+	// queued in the resolving balancer or the resolver, so a result will
+	// rebuild the child list.
+	ResolutionPending bool
 }
 
 // ChildInfo is one entry of the child list.
@@ -436,10 +440,11 @@ func (lb *PickFirst) Diagnose() Diagnosis {
 }
 
 // Progressing reports whether a CONNECTING pick_first has something that
-// will move it: a child connecting, the connection-delay timer, or a child
-// with the listener attached that is in backoff (gRFC A62 liveness).
+// will move it: a child connecting, the connection-delay timer, a child
+// with the listener attached that is in backoff (gRFC A62 liveness), or a
+// pending resolution whose result will start a new pass.
 func (d Diagnosis) Progressing() bool {
-	if d.DelayPending {
+	if d.DelayPending || d.ResolutionPending {
 		return true
 	}
 	for _, c := range d.Children {
@@ -472,6 +477,9 @@ func (d Diagnosis) String() string {
 	b.WriteString("]")
 	if d.DelayPending {
 		b.WriteString(", delay timer pending")
+	}
+	if d.ResolutionPending {
+		b.WriteString(", resolution pending")
 	}
 	return b.String()
 }

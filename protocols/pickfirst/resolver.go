@@ -318,6 +318,14 @@ func (r *Resolver) Destroy() {
 	r.wg.Wait()
 }
 
+// Pending reports whether a lookup is in flight or deferred to the end of
+// the rate-limit window: a result (or error) will reach the listener.
+func (r *Resolver) Pending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.destroyed && (r.inFlight || r.deferred)
+}
+
 // Resolutions counts the lookups started so far (an IP literal needs none).
 func (r *Resolver) Resolutions() int {
 	r.mu.Lock()

@@ -62,6 +62,7 @@ func (r *resolvingLB) ExitIdle() {
 		return
 	}
 	if r.state == connectivity.Idle || r.state == connectivity.TransientFailure {
+		r.observeRequest(ResolveExitIdle)
 		if r.backoff.IsRunning() {
 			r.continueResolving = true
 		} else {
@@ -72,10 +73,17 @@ func (r *resolvingLB) ExitIdle() {
 }
 
 func (r *resolvingLB) requestReresolution() {
+	r.observeRequest(ResolveChildRequest)
 	if r.backoff.IsRunning() {
 		r.continueResolving = true
 	} else {
 		r.updateResolution()
+	}
+}
+
+func (r *resolvingLB) observeRequest(c ResolveCause) {
+	if f := r.ch.opts.OnResolveRequest; f != nil {
+		f(c)
 	}
 }
 
@@ -99,6 +107,9 @@ func (r *resolvingLB) onResolved(addrs []string) {
 	}
 	r.backoff.Stop()
 	r.backoff.Reset()
+	if f := r.ch.opts.OnResolved; f != nil {
+		f(addrs)
+	}
 	r.child.UpdateAddressList(addrs, r.cfg)
 }
 
