@@ -31,9 +31,11 @@ fmt-check:
 lint:
 	$(GO) run ./cmd/detlint ./...
 
-## bench: kernel benchmarks beside their references (raw iter.Pull, goroutines, container/heap)
+## bench: kernel benchmarks beside their references (raw iter.Pull, goroutines, container/heap),
+## then seeds per second per core of every scenario and variant
 bench:
 	$(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1
+	$(GO) test ./scenarios/ -run '^$$' -bench Scenario -benchtime 300x -benchmem -count=1
 
 ## sweep: longer measurements (random vs pct seeds-to-find on the depth-3 bug)
 sweep:
