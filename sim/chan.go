@@ -97,7 +97,8 @@ func (l *waitList[T]) remove(wt *waiter[T]) {
 type simChan[T any] struct {
 	w      *World
 	id     int
-	buf    []T
+	buf    []T // ring, grown on demand up to size
+	size   int // capacity
 	head   int
 	count  int
 	closed bool
@@ -112,7 +113,9 @@ type simChan[T any] struct {
 
 func newSimChan[T any](w *World, size int) *simChan[T] {
 	w.objID++
-	return &simChan[T]{w: w, id: w.objID, buf: make([]T, size)}
+	// The buffer grows as values arrive: a channel made with a large
+	// capacity that holds a few values at a time costs a few slots.
+	return &simChan[T]{w: w, id: w.objID, size: size}
 }
 
 func (c *simChan[T]) getWaiter(t *Task) *waiter[T] {
@@ -145,6 +148,13 @@ func (c *simChan[T]) complete(wt *waiter[T]) {
 }
 
 func (c *simChan[T]) push(v T) {
+	if c.count == len(c.buf) {
+		grown := make([]T, min(max(2*len(c.buf), 4), c.size))
+		for i := 0; i < c.count; i++ {
+			grown[i] = c.buf[(c.head+i)%len(c.buf)]
+		}
+		c.buf, c.head = grown, 0
+	}
 	c.buf[(c.head+c.count)%len(c.buf)] = v
 	c.count++
 }
@@ -159,7 +169,7 @@ func (c *simChan[T]) pop() T {
 }
 
 func (c *simChan[T]) canSend() bool {
-	return c.closed || c.recvq.head != nil || c.count < len(c.buf)
+	return c.closed || c.recvq.head != nil || c.count < c.size
 }
 
 func (c *simChan[T]) canRecv() bool {
@@ -304,7 +314,7 @@ func (c *simChan[T]) Cap() int {
 	if c.timerOf != nil {
 		return 0
 	}
-	return len(c.buf)
+	return c.size
 }
 
 func (c *simChan[T]) All() iter.Seq[T] {
@@ -327,8 +337,8 @@ func (c *simChan[T]) DescribeWait() string {
 		return fmt.Sprintf("the channel of timer#%d", c.timerOf.id)
 	}
 	kind := "unbuffered"
-	if len(c.buf) > 0 {
-		kind = fmt.Sprintf("buffered %d/%d", c.count, len(c.buf))
+	if c.size > 0 {
+		kind = fmt.Sprintf("buffered %d/%d", c.count, c.size)
 	}
 	closed := ""
 	if c.closed {

@@ -354,6 +354,38 @@ func TestKillUnwindsBlockedTask(t *testing.T) {
 	assert.Equal(t, []string{"victim unwound"}, log)
 }
 
+// TestKillInsideCondWaitRunsDeferredUnlock: the usual "Lock; defer Unlock;
+// for !ok { Wait }" pattern, killed while waiting, unwinds cleanly: Wait
+// had released the mutex, so the deferred Unlock has nothing to release
+// and must not panic or release another task's lock.
+func TestKillInsideCondWaitRunsDeferredUnlock(t *testing.T) {
+	for _, rw := range []bool{false, true} {
+		mustPass(t, sim.Options{}, func(w *sim.World) {
+			var mu sync.Locker = w.NewMutex()
+			if rw {
+				mu = w.NewRWMutex()
+			}
+			cond := w.NewCond(mu)
+			var victim *sim.Task
+			w.Go("victim", func() {
+				victim = w.Current()
+				mu.Lock()
+				defer mu.Unlock()
+				for {
+					cond.Wait()
+				}
+			})
+			w.Yield()
+			w.Yield()
+			mu.Lock() // the victim waits, the lock is ours
+			victim.Kill()
+			w.Sleep(time.Second) // the victim unwinds; its Unlock is a no-op
+			assert.True(t, victim.Done())
+			mu.Unlock() // still ours to release: no "unlock of unlocked"
+		})
+	}
+}
+
 func TestFailureErrorFormat(t *testing.T) {
 	f := &sim.Failure{Kind: sim.Deadlock, Step: 4, Time: time.Second, Message: "stuck",
 		Blocked: []sim.BlockedTask{{ID: 1, Name: "main", WaitsOn: "Sleep"}}}

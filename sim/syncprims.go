@@ -43,7 +43,12 @@ func (m *simMutex) TryLock() bool {
 }
 
 func (m *simMutex) Unlock() {
-	m.w.schedPoint("Mutex.Unlock")
+	t := m.w.schedPoint("Mutex.Unlock")
+	if t.unwinding && m.holder != t {
+		// A killed task's defers may unlock a mutex it no longer holds:
+		// killed inside Cond.Wait, which had released it. Nothing to do.
+		return
+	}
 	if !m.locked {
 		panic("sync: unlock of unlocked mutex")
 	}
@@ -107,7 +112,10 @@ func (m *simRWMutex) TryRLock() bool {
 }
 
 func (m *simRWMutex) RUnlock() {
-	m.w.schedPoint("RWMutex.RUnlock")
+	t := m.w.schedPoint("RWMutex.RUnlock")
+	if t.unwinding && m.readers <= 0 {
+		return // killed inside Cond.Wait on RLocker (see simMutex.Unlock)
+	}
 	if m.readers <= 0 {
 		panic("sync: RUnlock of unlocked RWMutex")
 	}
@@ -138,7 +146,10 @@ func (m *simRWMutex) TryLock() bool {
 }
 
 func (m *simRWMutex) Unlock() {
-	m.w.schedPoint("RWMutex.Unlock")
+	t := m.w.schedPoint("RWMutex.Unlock")
+	if t.unwinding && m.writer != t {
+		return // killed inside Cond.Wait (see simMutex.Unlock)
+	}
 	if m.writer == nil {
 		panic("sync: Unlock of unlocked RWMutex")
 	}
