@@ -31,6 +31,7 @@ type conn struct {
 	dialing     bool
 	established bool
 	closed      bool  // Close was called here
+	wclosed     bool  // CloseWrite was called here (FIN sent)
 	err         error // reset or timed out: terminal
 	rdl, wdl    time.Time
 }
@@ -522,6 +523,8 @@ func (c *conn) Write(b []byte) (int, error) {
 		switch {
 		case c.closed || c.gone():
 			return total, c.opErr("write", net.ErrClosed)
+		case c.wclosed:
+			return total, c.opErr("write", errWriteShutdown)
 		case c.err != nil:
 			return total, c.opErr("write", c.err)
 		case len(b) == 0:
@@ -556,11 +559,31 @@ func (c *conn) Close() error {
 			// of blocking on a buffer nobody will drain.
 			c.out.kill()
 			c.h.n.sendReset(c, c.in.src)
-		} else {
+		} else if !c.wclosed {
 			c.out.push(tcpSegment{fin: true})
 		}
 	}
 	c.release()
+	c.sig.Broadcast()
+	return nil
+}
+
+// CloseWrite shuts down the sending side, as shutdown(SHUT_WR) and
+// net.TCPConn.CloseWrite do: a FIN follows the data already written, the
+// peer reads that data and then io.EOF, and this side can still read.
+// Later writes fail. Close is still needed to release the connection.
+func (c *conn) CloseWrite() error {
+	c.h.n.w.Yield()
+	if c.closed || c.gone() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	if c.wclosed {
+		return nil
+	}
+	c.wclosed = true
+	if c.err == nil {
+		c.out.push(tcpSegment{fin: true})
+	}
 	c.sig.Broadcast()
 	return nil
 }

@@ -1,6 +1,7 @@
 package netmodel
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 // errDeadline is what a socket operation returns when its deadline passes,
 // as on the OS network ("i/o timeout", Timeout() == true).
 var errDeadline error = os.ErrDeadlineExceeded
+
+// errWriteShutdown is what a write after CloseWrite returns (EPIPE on
+// Linux).
+var errWriteShutdown = errors.New("broken pipe")
 
 // passed reports whether a socket deadline (on the host's clock; zero means
 // none) has passed.
