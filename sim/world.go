@@ -153,6 +153,9 @@ func (w *World) loop() {
 		}
 	}()
 	for w.failure == nil && !w.stopping {
+		if len(w.tasks) >= 1024 && w.live < len(w.tasks)/2 {
+			w.compactTasks()
+		}
 		mainDone := w.mainTask.state == taskDone
 		if mainDone && !w.opts.CheckLeaks {
 			break
@@ -210,6 +213,21 @@ func (w *World) loop() {
 	}
 	w.loopDone = true
 	w.teardown()
+}
+
+// compactTasks drops finished tasks from w.tasks, keeping the others in
+// order (every walk over the tasks sees the same sequence as before), so
+// that runs that spawn many short tasks do not walk them all again at
+// every KillOwner. Called from the loop, never while a task runs.
+func (w *World) compactTasks() {
+	kept := w.tasks[:0]
+	for _, t := range w.tasks {
+		if t.state != taskDone {
+			kept = append(kept, t)
+		}
+	}
+	clear(w.tasks[len(kept):])
+	w.tasks = kept
 }
 
 // nextPreempted returns when the earliest preempted task wakes.
