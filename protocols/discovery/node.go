@@ -35,8 +35,9 @@ type Node struct {
 	peers       map[string]*peerEntry
 	healthy     bool
 	healthDelay time.Duration
-	conns       []net.Conn // health connections in progress (both sides)
-	pending     []Event    // events not yet given to OnEvent
+	conns       []net.Conn     // health connections in progress (both sides)
+	pending     []Event        // events not yet given to OnEvent
+	drops       map[string]int // rejected datagrams by reason
 
 	evMu sim.Mutex // one OnEvent delivery at a time
 }

@@ -476,6 +476,7 @@ func TestBadDatagramsAreDropped(t *testing.T) {
 				{oversized, discovery.DropOversized},
 			}
 			var a, b *member
+			var counted map[string]int
 			d.mustRun(t, func() {
 				a = start(t, d, d.hosts[0], discovery.Options{Variant: v})
 				b = start(t, d, d.hosts[1], discovery.Options{Variant: v})
@@ -494,9 +495,15 @@ func TestBadDatagramsAreDropped(t *testing.T) {
 				assert.NoError(t, err)
 				d.w.Sleep(5 * time.Second)
 				_ = x.pc.Close()
+				counted = a.node.Drops()
 				a.close()
 				b.close()
 			})
+			wantCounts := map[string]int{}
+			for _, bd := range bad {
+				wantCounts[bd.reason]++
+			}
+			assert.Equal(t, wantCounts, counted, "Node.Drops counts every rejected datagram by reason")
 			var want []string
 			for _, bd := range bad {
 				want = append(want, bd.reason)

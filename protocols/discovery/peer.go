@@ -123,8 +123,21 @@ func (n *Node) nextEvent() (Event, bool) {
 	return ev, true
 }
 
+// Drops counts the datagrams this node rejected, by Drop* reason.
+func (n *Node) Drops() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.drops)
+}
+
 func (n *Node) drop(reason string) {
 	n.env.Logger().Debug("discovery: dropped datagram", "node", n.opts.NodeID, "reason", reason)
+	n.mu.Lock()
+	if n.drops == nil {
+		n.drops = map[string]int{}
+	}
+	n.drops[reason]++
+	n.mu.Unlock()
 	if h := n.opts.Hooks.OnDrop; h != nil {
 		h(reason)
 	}
