@@ -57,6 +57,7 @@ func init() {
 		Strategy:   "random",
 		Seeds:      200,
 		CheckLeaks: true,
+		MaxSteps:   1 << 40, // 500 nodes health-check 250,000 presences a round
 		MaxTime:    48 * time.Hour,
 		Main:       runDiscovery,
 	})
