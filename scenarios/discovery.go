@@ -49,7 +49,7 @@ func init() {
 			scenario.IntDrawn("loss-permille", "packet loss in 1/1000 (datagrams and SYNs are lost, a stream retransmits)", 0, 20),
 			scenario.IntDrawn("dup-permille", "datagram duplication in 1/1000", 0, 50),
 			scenario.IntDrawn("slow", "1: one node's health server answers after 4-6s (the check times out at 5s)", 0, 1),
-			scenario.Duration("duration", "virtual time the nodes run", 150*time.Second, 30*time.Second, 24*time.Hour),
+			scenario.Duration("duration", "virtual time the nodes run", 150*time.Second, 5*time.Second, 24*time.Hour),
 		},
 		Probes: []string{"peer-removed-during-health-check"},
 		// Metrics: full_discovery_s (from the last join until every live
