@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/detsim/detsim/netmodel"
@@ -126,6 +128,14 @@ func runDiscovery(r *scenario.Run) {
 			henv.Sleep(m.joinAt)
 		}
 		m.boots++
+		if !m.slow {
+			// The crashed instance's table is gone with it.
+			for _, id := range slices.Sorted(maps.Keys(m.known)) {
+				if p := byID[id]; p != nil && !p.slow {
+					pairs--
+				}
+			}
+		}
 		m.known, m.seen = map[string]bool{}, map[string]int{}
 		opts := discovery.DefaultOptions(m.name)
 		opts.Variant = variant
@@ -209,9 +219,14 @@ func runDiscovery(r *scenario.Run) {
 			}
 		})
 	}
-	lastJoin := time.Duration(0)
+	// lastJoin is the last start of any node; full discovery is measured
+	// from the last start of a node it counts (the slow one is left out).
+	lastJoin, lastCounted := time.Duration(0), time.Duration(0)
 	for _, m := range ms {
 		lastJoin = max(lastJoin, m.joinAt)
+		if !m.slow {
+			lastCounted = max(lastCounted, m.joinAt)
+		}
 	}
 
 	// A monitor checks progress, resurrection and expiry every 250ms.
@@ -267,7 +282,10 @@ func runDiscovery(r *scenario.Run) {
 	}
 	r.Sometimes("peer-removed-during-health-check", removedDuringCheck)
 	if fullAt >= 0 {
-		r.Metric("full_discovery_s", (fullAt - lastJoin).Seconds())
+		if fullAt < lastCounted {
+			r.Violate("metric", "full discovery at t=%v before the last counted node started at t=%v", fullAt, lastCounted)
+		}
+		r.Metric("full_discovery_s", (fullAt - lastCounted).Seconds())
 	}
 	r.Metric("datagrams_per_node_minute", float64(broadcasts)/float64(n)/duration.Minutes())
 	for _, m := range ms {
