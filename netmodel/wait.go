@@ -26,9 +26,19 @@ func (h *Host) passed(deadline time.Time) bool {
 // clock; zero means none) passes, or done (nil means none) is closed. The
 // caller re-checks its condition afterwards.
 func (h *Host) wait(sig *sim.Signal, deadline time.Time, done sim.Chan[struct{}]) {
+	if done == nil {
+		if deadline.IsZero() {
+			sig.Wait()
+			return
+		}
+		if d := deadline.Sub(h.env.Now()); d > 0 {
+			sig.WaitTimeout(d)
+		}
+		return
+	}
 	w := h.n.w
 	var buf [3]sim.Case
-	cases := append(buf[:0], sim.RecvCase(sig.C(), nil, nil))
+	cases := append(buf[:0], sig.Case())
 	var tm sim.Timer
 	if !deadline.IsZero() {
 		d := deadline.Sub(h.env.Now())
@@ -38,9 +48,7 @@ func (h *Host) wait(sig *sim.Signal, deadline time.Time, done sim.Chan[struct{}]
 		tm = w.NewTimer(d)
 		cases = append(cases, sim.RecvCase(tm.C(), nil, nil))
 	}
-	if done != nil {
-		cases = append(cases, sim.RecvCase(done, nil, nil))
-	}
+	cases = append(cases, sim.RecvCase(done, nil, nil))
 	sim.Select(w, cases...)
 	if tm != nil {
 		tm.Stop()

@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"testing"
 
+	"github.com/detsim/detsim/sim"
 	"github.com/detsim/detsim/sim/scenario"
 )
 
@@ -16,8 +17,10 @@ func BenchmarkScenario(b *testing.B) {
 			b.Run(sc.Name+"/"+v.Name, func(b *testing.B) {
 				var steps int64
 				b.ReportAllocs()
+				pool := sim.NewPool(0) // as a sweep worker runs its seeds
+				defer pool.Close()
 				for i := 0; i < b.N; i++ {
-					o, err := scenario.Execute(scenario.Config{Scenario: sc, Variant: v.Name, Seed: uint64(i)})
+					o, err := scenario.Execute(scenario.Config{Scenario: sc, Variant: v.Name, Seed: uint64(i), Pool: pool})
 					if err != nil {
 						b.Fatal(err)
 					}

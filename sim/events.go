@@ -14,6 +14,9 @@ const (
 	evAfterFunc
 	evDeadline
 	evCall
+	// evSignalTimer is Signal.WaitTimeout's timer. It is traced as an
+	// evTimer: the wait is specified as a Select on a NewTimer's channel.
+	evSignalTimer
 )
 
 // event is an entry of the World's event queue, ordered by (when, key).
@@ -159,6 +162,9 @@ func (w *World) fire(e *event) {
 	case evCall:
 		w.record(TraceTimer, nil, int64(e.kind), "")
 		e.fn()
+	case evSignalTimer:
+		w.record(TraceTimer, nil, int64(evTimer), "")
+		e.tm.fireSignalTimer()
 	}
 }
 

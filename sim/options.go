@@ -48,6 +48,10 @@ type Options struct {
 	// Log receives the output of Env.Logger, stamped with virtual time and
 	// the task name. Nil discards it.
 	Log io.Writer
+	// Pool, if non-nil, lends tasks coroutines kept from earlier runs (see
+	// Pool); runs made one after another, as in a sweep, go faster with
+	// one. Nil gives the run a pool of its own. No decision depends on it.
+	Pool *Pool
 }
 
 const (

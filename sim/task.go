@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"iter"
 	"math/bits"
 	"runtime/debug"
 	"time"
@@ -67,9 +66,8 @@ type Task struct {
 	parent int
 	fn     func()
 
-	next  func() (struct{}, bool)
-	stop  func()
-	yield func(struct{}) bool
+	// co is the coroutine that runs the task (from the World's Pool).
+	co *coro
 
 	state    taskState
 	waitKind WaitKind
@@ -144,7 +142,11 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 	if st := w.opts.Strategy; st.Delays && st.DelaySwarm > 1 && st.Kind != FIFO {
 		t.calm = draw(w.src, st.DelaySwarm) != 0
 	}
-	t.next, t.stop = iter.Pull(t.body)
+	t.co = w.pool.get()
+	if t.co == nil {
+		t.co = newCoro()
+	}
+	t.co.t = t
 	w.tasks = append(w.tasks, t)
 	w.live++
 	w.sched.spawned(t)
@@ -153,16 +155,18 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 	return t
 }
 
-// body is the coroutine: it runs the task's function and turns panics into
-// failures, so a panic never crosses into the World's loop.
-func (t *Task) body(yield func(struct{}) bool) {
-	t.yield = yield
+// body runs the task's function on its coroutine and turns panics into
+// failures, so a panic never crosses into the World's loop. It returns
+// false only when the task called runtime.Goexit, which ends the coroutine.
+func (t *Task) body() bool {
 	w := t.w
 	normal := false
 	defer func() {
 		r := recover()
 		switch {
 		case r == nil && !normal:
+			// runtime.Goexit: the coroutine ends with the task.
+			t.co = nil
 			w.fail(&Failure{Kind: Panic, Task: t.name, Stack: string(debug.Stack()),
 				Message: fmt.Sprintf("task %q called runtime.Goexit (t.FailNow or t.Fatal inside a simulated task?); report problems with World.Violate instead", t.name)})
 		case r != nil:
@@ -177,10 +181,13 @@ func (t *Task) body(yield func(struct{}) bool) {
 		t.fn()
 	}
 	normal = true
+	return true
 }
 
 func (w *World) exit(t *Task) {
 	t.state = taskDone
+	t.fn = nil
+	t.co = nil // the loop returns it to the pool
 	t.waitKind, t.waitObj = WaitNone, nil
 	w.live--
 	w.record(TraceExit, t, 0, "")
@@ -217,6 +224,9 @@ func (w *World) schedPoint(op string) *Task {
 	}
 	t.state = taskRunnable
 	w.runnable = append(w.runnable, t)
+	if w.inlineStep(t) {
+		return t
+	}
 	w.switchOut(t)
 	return t
 }
@@ -252,7 +262,7 @@ func (w *World) block(t *Task, kind WaitKind, obj Waitable) {
 
 // switchOut returns control to the World's loop until t is resumed.
 func (w *World) switchOut(t *Task) {
-	t.yield(struct{}{})
+	t.co.yield(struct{}{})
 	if t.killed {
 		w.unwind(t)
 	}

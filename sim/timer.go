@@ -17,6 +17,9 @@ type timer struct {
 	ctx     *simCtx             // context deadline
 	creator string
 	owner   any // the creating task's Owner
+	// Signal.WaitTimeout: whether it went off, and the waiter to wake.
+	fired  bool
+	waiter *sigWaiter
 }
 
 func (w *World) newTimer(kind eventKind) *timer {
@@ -63,7 +66,7 @@ func (tm *timer) stop() bool {
 }
 
 func (tm *timer) describe(e *event) string {
-	what := map[eventKind]string{evTimer: "NewTimer", evTicker: "NewTicker", evAfterFunc: "AfterFunc", evDeadline: "context deadline"}[e.kind]
+	what := map[eventKind]string{evTimer: "NewTimer", evTicker: "NewTicker", evAfterFunc: "AfterFunc", evDeadline: "context deadline", evSignalTimer: "NewTimer"}[e.kind]
 	by := ""
 	if tm.creator != "" {
 		by = fmt.Sprintf(" made by task %q", tm.creator)

@@ -64,6 +64,20 @@ type World struct {
 	// fpAtEscape is the fingerprint before the current step, reported if
 	// that step escapes (the escaped task may still be writing w.fp).
 	fpAtEscape uint64
+
+	// handoff is a task the inline path of a scheduling point already
+	// picked (and recorded) for the next step: the loop resumes it at
+	// once. stepEnded says the inline path already ended the step that
+	// was running (checkpoint, invariants), so the loop must not again.
+	handoff   *Task
+	stepEnded bool
+
+	// pool gives tasks their coroutines (Options.Pool, or the World's
+	// own, closed at teardown).
+	pool    *Pool
+	ownPool bool
+	// sigFree recycles Signal waiters.
+	sigFree []*sigWaiter
 }
 
 type invariant struct {
@@ -77,7 +91,10 @@ func New(opts Options) (*World, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	w := &World{opts: opts, fp: fingerprintInit, streams: map[string]*Rand{}}
+	w := &World{opts: opts, fp: fingerprintInit, streams: map[string]*Rand{}, pool: opts.Pool}
+	if w.pool == nil {
+		w.pool, w.ownPool = NewPool(0), true
+	}
 	w.src = opts.Source
 	if w.src == nil {
 		w.src = NewRand(deriveSeed(opts.Seed, "sim/decisions"))
@@ -193,26 +210,86 @@ func (w *World) loop() {
 				"step budget of %d exhausted: a livelock, or a run longer than Options.MaxSteps", w.maxSteps)})
 			break
 		}
-		w.steps++
-		i := w.sched.pick(w.runnable, w.steps, w.last)
-		t := w.runnable[i]
-		w.runnable = slices.Delete(w.runnable, i, i+1)
-		w.last = t
-		w.record(TraceRun, t, 0, "")
-		w.resume(t)
-		if k := w.opts.CheckpointEvery; k > 0 && w.steps%k == 0 {
-			w.checkpoints = append(w.checkpoints, w.fp.sum())
+		w.resume(w.pickNext())
+		for w.handoff != nil {
+			t := w.handoff
+			w.handoff = nil
+			w.resume(t)
 		}
-		if w.escaped.Load() {
-			w.stopping = true
+		if w.stepEnded {
+			w.stepEnded = false
+			continue
+		}
+		if !w.endStep() {
 			break
-		}
-		if len(w.invariants) > 0 && w.failure == nil {
-			w.checkInvariants()
 		}
 	}
 	w.loopDone = true
 	w.teardown()
+}
+
+// pickNext starts a step: the strategy picks the runnable task to run.
+func (w *World) pickNext() *Task {
+	w.steps++
+	i := w.sched.pick(w.runnable, w.steps, w.last)
+	t := w.runnable[i]
+	w.runnable = slices.Delete(w.runnable, i, i+1)
+	w.last = t
+	w.record(TraceRun, t, 0, "")
+	return t
+}
+
+// endStep ends a step: a checkpoint, the escape check and the invariants.
+// It returns false if the run must stop at once (a task escaped).
+func (w *World) endStep() bool {
+	if k := w.opts.CheckpointEvery; k > 0 && w.steps%k == 0 {
+		w.checkpoints = append(w.checkpoints, w.fp.sum())
+	}
+	if w.escaped.Load() {
+		w.stopping = true
+		return false
+	}
+	if len(w.invariants) > 0 && w.failure == nil {
+		w.checkInvariants()
+	}
+	return true
+}
+
+// inlineStep is the fast path of a scheduling point at which t stays
+// runnable: it does, on t's own coroutine, exactly what the loop would do
+// after t yields (end the step, start the next, let the strategy pick), so
+// the decisions, the trace and the fingerprint are the loop's. When the
+// strategy picks t again (most points under PCT, one in the number of
+// runnable tasks under random) t just goes on, without the two coroutine
+// switches through the loop. It returns false if t must yield: another task
+// was picked (w.handoff, which the loop resumes at once), or the next step
+// needs the loop (an event is due, the clock must move, the run ends, the
+// task list is compacted); t is then runnable and still marked running
+// until it yields.
+func (w *World) inlineStep(t *Task) bool {
+	if w.escaped.Load() {
+		return false
+	}
+	w.current = nil
+	ok := w.endStep()
+	w.current = t
+	if !ok || w.failure != nil || w.stopping || w.mainTask.state == taskDone ||
+		w.steps >= w.maxSteps ||
+		(len(w.events) > 0 && w.events[0].when <= w.now) ||
+		(len(w.tasks) >= 1024 && w.live < len(w.tasks)/2) {
+		w.stepEnded = true
+		return false
+	}
+	n := w.pickNext()
+	if n != t {
+		w.handoff = n
+		return false
+	}
+	// The loop's resume(t), without the switch.
+	t.state = taskRunning
+	w.fpAtEscape = w.fp.sum()
+	w.progress.Add(2)
+	return true
 }
 
 // compactTasks drops finished tasks from w.tasks, keeping the others in
@@ -249,9 +326,19 @@ func (w *World) resume(t *Task) {
 	w.curTask.Store(t)
 	w.fpAtEscape = w.fp.sum()
 	w.progress.Add(1)
-	t.next()
+	w.switchTo(t)
 	w.progress.Add(1)
 	w.current = nil
+}
+
+// switchTo runs t's coroutine until it yields; if t returned, the
+// coroutine goes back to the pool (or ends if the pool is full or closed).
+func (w *World) switchTo(t *Task) {
+	co := t.co
+	co.next()
+	if co.idle && !w.pool.put(co) {
+		co.stop()
+	}
 }
 
 // fail records the run's first failure and makes the run stop.
@@ -425,7 +512,7 @@ func (w *World) teardown() {
 			}
 			w.current = t
 			t.state = taskRunning
-			t.next()
+			w.switchTo(t)
 			w.current = nil
 		}
 		if !progressed {
@@ -433,7 +520,13 @@ func (w *World) teardown() {
 		}
 	}
 	for _, t := range w.tasks {
-		t.stop()
+		if t.co != nil {
+			// Still not done after every round: end its coroutine.
+			t.co.stop()
+		}
+	}
+	if w.ownPool {
+		w.pool.Close()
 	}
 	w.runnable = nil
 	w.events = nil

@@ -510,7 +510,7 @@ func TestSignalBroadcastWakesAllWaitersFromEvents(t *testing.T) {
 			w.Go("waiter", func() {
 				defer wg.Done()
 				for !ready {
-					sig.C().Recv()
+					sig.Wait()
 				}
 				woke++
 			})
@@ -521,9 +521,9 @@ func TestSignalBroadcastWakesAllWaitersFromEvents(t *testing.T) {
 		assert.Equal(t, 1, sig.Broadcasts())
 	})
 	assert.Equal(t, 3, woke)
-	res := run(t, sim.Options{}, func(w *sim.World) { w.NewSignal("Conn.Read x <- y").C().Recv() })
+	res := run(t, sim.Options{}, func(w *sim.World) { w.NewSignal("Conn.Read x <- y").Wait() })
 	require.NotNil(t, res.Failure)
-	assert.Contains(t, res.Failure.Error(), "Chan.Recv on Conn.Read x <- y")
+	assert.Contains(t, res.Failure.Error(), "Select on Recv Conn.Read x <- y")
 }
 
 func TestCheckpointsFindWhereRunsDiverge(t *testing.T) {

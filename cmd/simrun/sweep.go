@@ -169,12 +169,17 @@ func (c sweepConfig) run(prog *progress) sweepResult {
 	began := time.Now()
 	for range min(c.workers, max(list.n, 1)) {
 		wg.Go(func() {
+			// The worker's runs reuse each other's coroutines.
+			pool := sim.NewPool(0)
+			defer pool.Close()
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(list.n) || (c.untilFail && i > stop.Load()) {
 					return
 				}
-				o, outside := execute(c.config(list.at(int(i))))
+				cfg := c.config(list.at(int(i)))
+				cfg.Pool = pool
+				o, outside := execute(cfg)
 				r := seedRun{
 					seed: o.Seed, failure: o.Result.Failure, outside: outside, fingerprint: o.Result.Fingerprint,
 					steps: o.Result.Steps, simNs: int64(o.Result.Elapsed), metrics: o.Metrics, probes: o.Probes,

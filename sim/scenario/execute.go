@@ -24,6 +24,9 @@ type Config struct {
 	CheckpointEvery int64
 	// Source replaces the decision source (rapid, fuzz).
 	Source sim.Source
+	// Pool lends the run coroutines kept from earlier runs (sim.Pool):
+	// give a sweep's runs one. It changes no result.
+	Pool *sim.Pool
 }
 
 // Outcome is one run's result with the scenario's view of it.
@@ -139,7 +142,7 @@ func Execute(c Config) (Outcome, error) {
 	w, err := sim.New(sim.Options{
 		Seed: c.Seed, Strategy: strat, Source: c.Source,
 		MaxSteps: s.MaxSteps, MaxTime: s.MaxTime, CheckLeaks: s.CheckLeaks,
-		Trace: c.Trace, CheckpointEvery: c.CheckpointEvery,
+		Trace: c.Trace, CheckpointEvery: c.CheckpointEvery, Pool: c.Pool,
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("scenario %s: %w", s.Name, err)

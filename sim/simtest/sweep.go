@@ -56,6 +56,9 @@ func Scenario(t TB, name string, opts ...Option) {
 	}
 
 	start := time.Now()
+	pool := sim.NewPool(0) // the sweep's runs reuse each other's coroutines
+	defer pool.Close()
+	base.Pool = pool
 	seed, o, found, err := sweepSeeds(s.first, s.end, c.parallel, func(seed uint64) (scenario.Outcome, bool, error) {
 		cfg := base
 		cfg.Seed = seed
