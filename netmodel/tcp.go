@@ -88,10 +88,17 @@ func newPipe(n *Network, src, dst *conn) *pipe {
 
 func (h *Host) newConn(local, remote netip.AddrPort) *conn {
 	c := &conn{h: h, epoch: h.epoch, local: local, remote: remote}
-	c.sig = h.n.w.NewSignal(fmt.Sprintf("Conn %s %s<->%s", h.name, local, remote))
+	c.sig = h.n.w.NewSignalOf((*connLabel)(c))
 	h.conns = append(h.conns, c)
 	h.tcpPorts[local.Port()]++
 	return c
+}
+
+// connLabel describes a conn's signal in reports (made only if needed).
+type connLabel conn
+
+func (l *connLabel) String() string {
+	return fmt.Sprintf("Conn %s %s<->%s", l.h.name, l.local, l.remote)
 }
 
 // release frees the endpoint's port and its place in the host's table.

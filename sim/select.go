@@ -20,6 +20,9 @@ type selCase interface {
 	enqueue(op *selectOp, idx int)
 	dequeue()
 	finish() // after the case was chosen while blocked
+	// release, after another case was chosen while blocked, recycles what
+	// enqueue took (the case was dequeued already).
+	release()
 	describe() string
 	native() reflect.SelectCase
 	nativeDone(v reflect.Value, ok bool)
@@ -119,14 +122,41 @@ func (w *World) selectSim(cases []Case) int {
 	if def >= 0 {
 		return def
 	}
-	op := &selectOp{t: t, cases: cases, chosen: -1}
+	op := w.getSelectOp(t, cases)
 	for i, c := range cases {
 		c.impl.enqueue(op, i)
 	}
 	w.block(t, WaitSelect, op)
 	i := op.chosen
+	for j, c := range cases {
+		if j != i {
+			c.impl.release()
+		}
+	}
+	w.putSelectOp(op)
 	cases[i].impl.finish()
 	return i
+}
+
+// getSelectOp returns a recycled selectOp for t with a copy of cases (so
+// that Select's variadic cases need not escape).
+func (w *World) getSelectOp(t *Task, cases []Case) *selectOp {
+	var op *selectOp
+	if n := len(w.opFree); n > 0 {
+		op = w.opFree[n-1]
+		w.opFree = w.opFree[:n-1]
+	} else {
+		op = new(selectOp)
+	}
+	op.t, op.chosen = t, -1
+	op.cases = append(op.cases[:0], cases...)
+	return op
+}
+
+func (w *World) putSelectOp(op *selectOp) {
+	clear(op.cases)
+	op.t, op.cases = nil, op.cases[:0]
+	w.opFree = append(w.opFree, op)
 }
 
 func selectNative(cases []Case) int {
@@ -191,6 +221,13 @@ func (r *recvCase[T]) finish() {
 	r.wt = nil
 }
 
+func (r *recvCase[T]) release() {
+	if r.wt != nil && r.wt.list == nil {
+		r.sc().putWaiter(r.wt)
+	}
+	r.wt = nil
+}
+
 func (r *recvCase[T]) describe() string { return "Recv " + r.sc().DescribeWait() }
 
 func (r *recvCase[T]) native() reflect.SelectCase {
@@ -237,6 +274,13 @@ func (s *sendCase[T]) finish() {
 		t.wakeClosed = false
 		panic("send on closed channel")
 	}
+}
+
+func (s *sendCase[T]) release() {
+	if s.wt != nil && s.wt.list == nil {
+		s.sc().putWaiter(s.wt)
+	}
+	s.wt = nil
 }
 
 func (s *sendCase[T]) describe() string { return "Send " + s.sc().DescribeWait() }

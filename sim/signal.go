@@ -19,7 +19,9 @@ import (
 type Signal struct {
 	w     *World
 	label string
-	n     int
+	// labeler, if set, gives the label when a report needs it.
+	labeler fmt.Stringer
+	n       int
 	// open: some task has waited since the last Broadcast (a channel of
 	// this round exists, in the specification).
 	open bool
@@ -32,10 +34,24 @@ func (w *World) NewSignal(label string) *Signal {
 	return &Signal{w: w, label: label}
 }
 
+// NewSignalOf is NewSignal with a label computed only when a report needs
+// it (label.String()), for signals made by the thousand.
+func (w *World) NewSignalOf(label fmt.Stringer) *Signal {
+	return &Signal{w: w, labeler: label}
+}
+
+// Label is the signal's description in reports.
+func (s *Signal) Label() string {
+	if s.labeler != nil {
+		return s.labeler.String()
+	}
+	return s.label
+}
+
 // Broadcasts returns how many times Broadcast was called.
 func (s *Signal) Broadcasts() int { return s.n }
 
-func (s *Signal) String() string { return fmt.Sprintf("signal %q", s.label) }
+func (s *Signal) String() string { return fmt.Sprintf("signal %q", s.Label()) }
 
 // Broadcast wakes every task waiting on s, in the order they began to wait.
 func (s *Signal) Broadcast() {
@@ -138,9 +154,9 @@ type sigWaiter struct {
 // DescribeWait implements Waitable, as the Select of the specification.
 func (e *sigWaiter) DescribeWait() string {
 	if e.tm != nil {
-		return fmt.Sprintf("Recv %s | Recv the channel of timer#%d", e.s.label, e.tm.id)
+		return fmt.Sprintf("Recv %s | Recv the channel of timer#%d", e.s.Label(), e.tm.id)
 	}
-	return "Recv " + e.s.label
+	return "Recv " + e.s.Label()
 }
 
 // detach takes a killed task off the signal; its timer stays pending, as
@@ -240,7 +256,14 @@ func (c *sigCase) finish() {
 	c.e = nil
 }
 
-func (c *sigCase) describe() string { return "Recv " + c.s.label }
+func (c *sigCase) release() {
+	if c.e != nil && !c.e.queued {
+		c.s.w.putSigWaiter(c.e)
+	}
+	c.e = nil
+}
+
+func (c *sigCase) describe() string { return "Recv " + c.s.Label() }
 
 func (c *sigCase) native() reflect.SelectCase {
 	panic("sim: Select: a Signal's case used with a non-simulated Env")

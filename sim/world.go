@@ -76,8 +76,9 @@ type World struct {
 	// own, closed at teardown).
 	pool    *Pool
 	ownPool bool
-	// sigFree recycles Signal waiters.
+	// sigFree and opFree recycle Signal waiters and Select operations.
 	sigFree []*sigWaiter
+	opFree  []*selectOp
 }
 
 type invariant struct {
@@ -372,21 +373,20 @@ func (w *World) Invariant(name string, check func() error) {
 }
 
 func (w *World) checkInvariants() {
-	for _, inv := range w.invariants {
-		if err := w.callInvariant(inv); err != nil {
+	i := 0
+	defer func() {
+		if r := recover(); r != nil {
+			inv := w.invariants[i]
+			w.fail(&Failure{Kind: Violation, Property: inv.name, Message: fmt.Sprintf("%s: invariant panicked: %v", inv.name, r)})
+		}
+	}()
+	for ; i < len(w.invariants); i++ {
+		inv := w.invariants[i]
+		if err := inv.check(); err != nil {
 			w.fail(&Failure{Kind: Violation, Property: inv.name, Message: inv.name + ": " + err.Error()})
 			return
 		}
 	}
-}
-
-func (w *World) callInvariant(inv invariant) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("invariant panicked: %v", r)
-		}
-	}()
-	return inv.check()
 }
 
 // KillOwner models a crash of everything owner owns: every live task whose

@@ -542,3 +542,24 @@ func TestCheckpointsFindWhereRunsDiverge(t *testing.T) {
 	_, err := sim.New(sim.Options{CheckpointEvery: -1})
 	assert.ErrorContains(t, err, "CheckpointEvery")
 }
+
+func TestInvariantPanicIsAViolation(t *testing.T) {
+	var m map[string]int
+	res := run(t, sim.Options{}, func(w *sim.World) {
+		w.Invariant("fine", func() error { return nil })
+		w.Invariant("nil-map", func() error {
+			if w.Elapsed() >= time.Second {
+				m["x"] = 1 // panics: assignment to entry in nil map
+			}
+			return nil
+		})
+		w.Sleep(time.Second)
+		w.Yield()
+		w.Sleep(time.Hour)
+	})
+	require.NotNil(t, res.Failure)
+	assert.Equal(t, sim.Violation, res.Failure.Kind)
+	assert.Equal(t, "nil-map", res.Failure.Property)
+	assert.Contains(t, res.Failure.Message, "nil-map: invariant panicked: assignment to entry in nil map")
+	assert.Equal(t, time.Second, res.Elapsed)
+}

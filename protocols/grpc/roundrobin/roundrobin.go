@@ -210,16 +210,22 @@ func (b *rrBalancer) publish(force bool) {
 	b.cc.UpdateState(balancer.State{ConnectivityState: state, Picker: p})
 }
 
-func (b *rrBalancer) tfError() error {
+func (b *rrBalancer) tfError() error { return &tfError{last: b.last, resErr: b.resErr} }
+
+// tfError is the picker's error in TRANSIENT_FAILURE; its text (grpc-go's)
+// is made only when someone reads it.
+type tfError struct{ last, resErr error }
+
+func (e *tfError) Error() string {
 	switch {
-	case b.resErr != nil && b.last != nil:
-		return fmt.Errorf("round_robin: connections to all backends failing; last connection error: %v; resolver error: %v", b.last, b.resErr)
-	case b.resErr != nil:
-		return fmt.Errorf("round_robin: resolver error: %v", b.resErr)
-	case b.last != nil:
-		return fmt.Errorf("round_robin: connections to all backends failing; last error: %v", b.last)
+	case e.resErr != nil && e.last != nil:
+		return fmt.Sprintf("round_robin: connections to all backends failing; last connection error: %v; resolver error: %v", e.last, e.resErr)
+	case e.resErr != nil:
+		return fmt.Sprintf("round_robin: resolver error: %v", e.resErr)
+	case e.last != nil:
+		return fmt.Sprintf("round_robin: connections to all backends failing; last error: %v", e.last)
 	}
-	return fmt.Errorf("round_robin: no backends")
+	return "round_robin: no backends"
 }
 
 // picker rotates over the READY SubConns, starting at a random index.
