@@ -179,6 +179,11 @@ func (w *World) loop() {
 			break
 		}
 		w.fireDue()
+		if w.stopping {
+			// An event's callback ended the run (a violation): stop
+			// here, with the clock where the failure happened.
+			break
+		}
 		if len(w.runnable) == 0 {
 			if mainDone {
 				// Tasks preempted by Strategy.Delays are not stuck: let the

@@ -563,3 +563,15 @@ func TestInvariantPanicIsAViolation(t *testing.T) {
 	assert.Contains(t, res.Failure.Message, "nil-map: invariant panicked: assignment to entry in nil map")
 	assert.Equal(t, time.Second, res.Elapsed)
 }
+
+func TestViolationFromAnEventStopsTheClockThere(t *testing.T) {
+	res := run(t, sim.Options{}, func(w *sim.World) {
+		w.ScheduleFunc(2*time.Millisecond, func() { w.Violate("from-event", "at %v", w.Elapsed()) })
+		w.ScheduleFunc(50*time.Millisecond, func() {}) // the next event: the clock must not jump to it
+		w.Sleep(time.Hour)
+	})
+	require.NotNil(t, res.Failure)
+	assert.Equal(t, "from-event", res.Failure.Property)
+	assert.Equal(t, 2*time.Millisecond, res.Failure.Time)
+	assert.Equal(t, 2*time.Millisecond, res.Elapsed)
+}
