@@ -2,12 +2,16 @@
 GO ?= go
 BIN := bin
 
-.PHONY: run demo test vet fmt-check lint bench sweep clean
+REPORT := out/report
 
-## run: every registered scenario, buggy and fixed variants, over its seed budget: one table
+.PHONY: run demo test test-browser vet fmt-check lint bench sweep clean
+
+## run: every registered scenario, buggy and fixed variants, over its seed budget: one table,
+## and a report per row linked from $(REPORT)/index.html (path printed at the end)
 run:
 	@$(GO) build -o $(BIN)/simrun ./cmd/simrun
-	@$(BIN)/simrun suite
+	@mkdir -p $(dir $(REPORT))
+	@$(BIN)/simrun suite -report $(REPORT)
 
 ## demo: the kernel's example races, swept and replayed (random vs pct:3 on a depth-3 bug)
 demo:
@@ -20,6 +24,25 @@ demo:
 test: vet fmt-check lint
 	$(GO) test -race -count=1 ./sim/... ./netmodel/...
 	$(GO) test -count=1 ./...
+
+## test-browser: render a run report (space-time diagram) and a sweep report in headless
+## Chromium (installed from Debian if missing); fail on console errors or a blank page.
+## Screenshots go to out/browser/.
+CHROMIUM ?= chromium
+test-browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  echo "test-browser: installing chromium"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update && sudo apt-get install -y chromium; \
+	  else echo "test-browser: chromium is missing and cannot be installed (not root and no sudo)" >&2; exit 1; fi; }
+	@$(GO) build -o $(BIN)/simrun ./cmd/simrun
+	@rm -rf out/browser && mkdir -p out/browser
+	@$(BIN)/simrun run gossip-smoke -variant buggy -seed 7 -html out/browser/run.html \
+	  -perfetto out/browser/run.perfetto.json -replay-out out/browser/run.replay.json >/dev/null; test $$? -le 1
+	@$(BIN)/simrun sweep pickfirst -variant buggy -seeds 0:100 -report out/browser/sweep \
+	  -replay-dir out/browser >/dev/null; test $$? -le 1
+	DETSIM_BROWSER=$(CHROMIUM) DETSIM_BROWSER_PAGES="$(CURDIR)/out/browser/run.html $(CURDIR)/out/browser/sweep/report.html" \
+	  $(GO) test ./reports/ -run '^TestBrowser' -count=1 -v
 
 vet:
 	$(GO) vet ./...

@@ -53,6 +53,9 @@ func (n *Network) Partition(groups ...[]string) error {
 			}
 		}
 	}
+	if n.obs != nil {
+		n.emitFault("partition", "", groupsDetail(groups))
+	}
 	return nil
 }
 
@@ -74,6 +77,9 @@ func (n *Network) PartitionOneWay(from, to []string) error {
 			}
 		}
 	}
+	if n.obs != nil {
+		n.emitFault("oneway", "", groupsDetail([][]string{from, to})+" (one way)")
+	}
 	return nil
 }
 
@@ -89,6 +95,9 @@ func (n *Network) Isolate(host string) error {
 			n.cut[linkKey{o.idx, h.idx}] = true
 		}
 	}
+	if n.obs != nil {
+		n.emitFault("isolate", host, "")
+	}
 	return nil
 }
 
@@ -96,6 +105,9 @@ func (n *Network) Isolate(host string) error {
 // flaps).
 func (n *Network) Heal() {
 	clear(n.cut)
+	if n.obs != nil {
+		n.emitFault("heal", "", "")
+	}
 }
 
 // Flap makes the link between a and b alternate: up for a sample of up, then
@@ -127,6 +139,9 @@ func (n *Network) Flap(a, b string, up, down Dist, until time.Duration) error {
 		if now >= until {
 			delete(n.flapDown, k1)
 			delete(n.flapDown, k2)
+			if n.obs != nil {
+				n.emitFault("flap-up", "", a+"-"+b+" (flapping over)")
+			}
 			return
 		}
 		if isDown {
@@ -134,6 +149,13 @@ func (n *Network) Flap(a, b string, up, down Dist, until time.Duration) error {
 		} else {
 			delete(n.flapDown, k1)
 			delete(n.flapDown, k2)
+		}
+		if n.obs != nil {
+			f := "flap-up"
+			if isDown {
+				f = "flap-down"
+			}
+			n.emitFault(f, "", a+"-"+b)
 		}
 		d := up.Sample(rnd)
 		if isDown {
@@ -153,6 +175,9 @@ func (n *Network) Hold(from, to string) error {
 		return err
 	}
 	l.held = true
+	if n.obs != nil {
+		n.emitFault("hold", "", from+"->"+to)
+	}
 	return nil
 }
 
@@ -163,6 +188,9 @@ func (n *Network) Release(from, to string) error {
 		return err
 	}
 	l.held = false
+	if n.obs != nil {
+		n.emitFault("release", "", from+"->"+to)
+	}
 	q := l.heldQ
 	l.heldQ = nil
 	for _, f := range q {
@@ -196,6 +224,9 @@ func (n *Network) SetLinkFaults(from, to string, loss, duplicate, reorder float6
 		return fmt.Errorf("netmodel: SetLinkFaults %s->%s: %w", from, to, err)
 	}
 	l.cfg = cfg
+	if n.obs != nil {
+		n.emitFault("link-faults", "", fmt.Sprintf("%s->%s loss=%g dup=%g reorder=%g", from, to, loss, duplicate, reorder))
+	}
 	return nil
 }
 
@@ -207,6 +238,9 @@ func (n *Network) SetClockOffset(host string, d time.Duration) error {
 		return err
 	}
 	h.offset = d
+	if n.obs != nil {
+		n.emitFault("clock-offset", host, d.String())
+	}
 	return nil
 }
 
@@ -221,6 +255,9 @@ func (n *Network) Crash(host string) error {
 	}
 	if !h.up {
 		return fmt.Errorf("netmodel: Crash: host %q is already down", host)
+	}
+	if n.obs != nil {
+		n.emitFault("crash", host, "")
 	}
 	for _, c := range h.conns {
 		if c.err == nil && c.in != nil {
@@ -266,6 +303,9 @@ func (n *Network) Restart(host string) error {
 	}
 	h.up = true
 	h.reset()
+	if n.obs != nil {
+		n.emitFault("restart", host, "")
+	}
 	if h.start != nil {
 		h.boot()
 	}

@@ -94,6 +94,11 @@ type Network struct {
 	// one-way cuts, isolation); flapDown holds links a Flap has taken down.
 	cut      map[linkKey]bool
 	flapDown map[linkKey]bool
+
+	// obs, if not nil, is told every packet and fault (observe.go);
+	// lastID numbers the observed packets.
+	obs    func(Event)
+	lastID uint64
 }
 
 type segment struct {
@@ -214,6 +219,13 @@ func (n *Network) AddHost(name string, start func(env Env), ifaces ...Iface) (*H
 	n.hostNamed[name] = h
 	h.reset()
 	h.env = newHostEnv(h)
+	if n.obs != nil {
+		addrs := make([]string, len(h.ifaces))
+		for i, ifc := range h.ifaces {
+			addrs[i] = ifc.Name + "=" + ifc.Addr.String()
+		}
+		n.emit(Event{Kind: EventHost, From: name, Detail: strings.Join(addrs, " ")})
+	}
 	if start != nil {
 		h.boot()
 	}

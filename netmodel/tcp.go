@@ -131,12 +131,16 @@ func (p *pipe) transmit() {
 	n, l := p.n, p.link
 	for !p.dead && p.next < len(p.queue) && !p.retrying {
 		l.stats.Sent++
+		seg := p.queue[p.next]
+		pk := seg.kind()
+		id := n.observeSend(l, pk, p.src.local, p.src.remote, len(seg.data))
 		ok, cause := n.reachable(l.from, l.to)
 		if ok && l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
 			ok, cause = false, DropLoss
 		}
 		if !ok {
 			l.stats.Dropped[cause]++
+			p.dropped(id, pk, cause, "")
 			p.stall()
 			return
 		}
@@ -145,7 +149,7 @@ func (p *pipe) transmit() {
 		p.lastArrive = arrive
 		gen := p.gen
 		p.next++
-		n.w.ScheduleFunc(arrive-now, func() { p.arrive(gen, now) })
+		n.w.ScheduleFunc(arrive-now, func() { p.arrive(gen, now, id) })
 	}
 }
 
@@ -177,17 +181,25 @@ func (p *pipe) stall() {
 
 // arrive delivers queue[0] at the end of its flight. If the link became
 // unusable meanwhile the segment (and everything behind it) is resent.
-func (p *pipe) arrive(gen int, sentAt time.Duration) {
+func (p *pipe) arrive(gen int, sentAt time.Duration, id uint64) {
 	n, l := p.n, p.link
 	if p.dead || gen != p.gen {
+		if n.obs != nil {
+			why := "connection over"
+			if !p.dead {
+				why = "resent after an earlier segment failed"
+			}
+			p.dropped(id, PacketData, 0, why)
+		}
 		return
 	}
 	if l.held {
-		l.heldQ = append(l.heldQ, func() { p.arrive(gen, sentAt) })
+		l.heldQ = append(l.heldQ, func() { p.arrive(gen, sentAt, id) })
 		return
 	}
 	if ok, cause := n.reachable(l.from, l.to); !ok {
 		l.stats.Dropped[cause]++
+		p.dropped(id, p.queue[0].kind(), cause, "")
 		p.gen++
 		p.next = 0
 		p.lastArrive = n.w.Elapsed()
@@ -201,6 +213,9 @@ func (p *pipe) arrive(gen int, sentAt time.Duration) {
 	p.stallSince, p.rto = -1, n.opts.MinRTO
 	l.stats.Delivered++
 	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+	if n.obs != nil {
+		n.emitPacket(EventDeliver, id, l, seg.kind(), 0, "")
+	}
 	p.checkAckPath()
 
 	dst := p.dst
@@ -275,18 +290,24 @@ func (p *pipe) probeAck(rto time.Duration) {
 func (n *Network) sendReset(from, to *conn) {
 	l := n.link(from.h, to.h)
 	l.stats.Sent++
+	id := n.observeSend(l, PacketRST, from.local, from.remote, 0)
 	if ok, cause := n.reachable(from.h, to.h); !ok {
 		l.stats.Dropped[cause]++
+		n.dropControl(id, l, PacketRST, cause)
 		return
 	}
 	sentAt := n.w.Elapsed()
 	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
 		if ok, cause := n.reachable(from.h, to.h); !ok {
 			l.stats.Dropped[cause]++
+			n.dropControl(id, l, PacketRST, cause)
 			return
 		}
 		l.stats.Delivered++
 		l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+		if n.obs != nil {
+			n.emitPacket(EventDeliver, id, l, PacketRST, 0, "")
+		}
 		if to.dialing {
 			to.fail(errRefused)
 			return
@@ -314,27 +335,38 @@ func (p *pipe) kill() {
 	p.gen++
 }
 
-// control sends a connection-setup packet (SYN or SYN-ACK) from host a to
-// host b and runs onArrive if it gets there; it is lost otherwise.
-func (n *Network) control(a, b *Host, onArrive func()) {
+// control sends a connection-setup packet (kind SYN or SYN-ACK, for the
+// dialing endpoint c) from host a to host b and runs onArrive if it gets
+// there; it is lost otherwise.
+func (n *Network) control(a, b *Host, kind PacketKind, c *conn, onArrive func()) {
 	l := n.link(a, b)
 	l.stats.Sent++
+	src, dst := c.local, c.remote
+	if kind == PacketSYNACK {
+		src, dst = dst, src
+	}
+	id := n.observeSend(l, kind, src, dst, 0)
 	ok, cause := n.reachable(a, b)
 	if ok && l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
 		ok, cause = false, DropLoss
 	}
 	if !ok {
 		l.stats.Dropped[cause]++
+		n.dropControl(id, l, kind, cause)
 		return
 	}
 	sentAt := n.w.Elapsed()
 	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
 		if ok, cause := n.reachable(a, b); !ok {
 			l.stats.Dropped[cause]++
+			n.dropControl(id, l, kind, cause)
 			return
 		}
 		l.stats.Delivered++
 		l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+		if n.obs != nil {
+			n.emitPacket(EventDeliver, id, l, kind, 0, "")
+		}
 		onArrive()
 	})
 }
@@ -433,7 +465,7 @@ func (n *Network) sendSYN(c *conn, dst *Host, rto time.Duration) {
 		return
 	}
 	if dst != nil {
-		n.control(c.h, dst, func() { n.acceptSYN(c, dst) })
+		n.control(c.h, dst, PacketSYN, c, func() { n.acceptSYN(c, dst) })
 	}
 	n.w.ScheduleFunc(rto, func() { n.sendSYN(c, dst, 2*rto) })
 }
@@ -444,7 +476,7 @@ func (n *Network) acceptSYN(c *conn, dst *Host) {
 	for _, sc := range dst.conns {
 		if sc.remote == c.local && sc.local == to && sc.in != nil && sc.in.src == c {
 			// A retransmitted SYN: the SYN-ACK was lost; answer again.
-			n.control(dst, c.h, func() { c.synAcked() })
+			n.control(dst, c.h, PacketSYNACK, c, func() { c.synAcked() })
 			return
 		}
 	}
@@ -469,7 +501,7 @@ func (n *Network) acceptSYN(c *conn, dst *Host) {
 	c.in = sc.out
 	ln.queue = append(ln.queue, sc)
 	ln.sig.Broadcast()
-	n.control(dst, c.h, func() { c.synAcked() })
+	n.control(dst, c.h, PacketSYNACK, c, func() { c.synAcked() })
 }
 
 func (c *conn) synAcked() {

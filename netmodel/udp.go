@@ -185,22 +185,29 @@ func containsHost(hs []*Host, h *Host) bool {
 func (n *Network) sendDatagram(src *Host, from netip.AddrPort, dst *Host, to netip.AddrPort, data []byte) {
 	l := n.link(src, dst)
 	l.stats.Sent++
+	id := n.observeSend(l, PacketDatagram, from, to, len(data))
 	if ok, cause := n.reachable(src, dst); !ok {
 		l.stats.Dropped[cause]++
+		n.dropDatagram(id, l, cause)
 		return
 	}
 	if l.inflight >= l.cfg.capacity() {
 		l.stats.Dropped[DropCapacity]++
+		n.dropDatagram(id, l, DropCapacity)
 		return
 	}
 	if l.cfg.Loss > 0 && l.rnd.Float64() < l.cfg.Loss {
 		l.stats.Dropped[DropLoss]++
+		n.dropDatagram(id, l, DropLoss)
 		return
 	}
 	copies := 1
 	if l.cfg.Duplicate > 0 && l.rnd.Float64() < l.cfg.Duplicate {
 		copies = 2
 		l.stats.Duplicated++
+		if n.obs != nil {
+			n.emitPacket(EventDuplicate, id, l, PacketDatagram, 0, "")
+		}
 	}
 	sentAt := n.w.Elapsed()
 	for c := 0; c < copies; c++ {
@@ -209,20 +216,21 @@ func (n *Network) sendDatagram(src *Host, from netip.AddrPort, dst *Host, to net
 			lat += l.cfg.ReorderDelay.Sample(l.rnd)
 		}
 		l.inflight++
-		n.w.ScheduleFunc(lat, func() { n.arriveDatagram(l, from, to, data, sentAt) })
+		n.w.ScheduleFunc(lat, func() { n.arriveDatagram(l, from, to, data, sentAt, id) })
 	}
 }
 
 // arriveDatagram delivers a datagram at the end of its flight, unless the
 // link became unusable meanwhile or is holding traffic.
-func (n *Network) arriveDatagram(l *linkState, from, to netip.AddrPort, data []byte, sentAt time.Duration) {
+func (n *Network) arriveDatagram(l *linkState, from, to netip.AddrPort, data []byte, sentAt time.Duration, id uint64) {
 	if l.held {
-		l.heldQ = append(l.heldQ, func() { n.arriveDatagram(l, from, to, data, sentAt) })
+		l.heldQ = append(l.heldQ, func() { n.arriveDatagram(l, from, to, data, sentAt, id) })
 		return
 	}
 	l.inflight--
 	if ok, cause := n.reachable(l.from, l.to); !ok {
 		l.stats.Dropped[cause]++
+		n.dropDatagram(id, l, cause)
 		return
 	}
 	dst := l.to
@@ -232,15 +240,20 @@ func (n *Network) arriveDatagram(l *linkState, from, to netip.AddrPort, data []b
 	}
 	if pc == nil {
 		l.stats.Dropped[DropUnreachable]++
+		n.dropDatagram(id, l, DropUnreachable)
 		return
 	}
 	if len(pc.queue) >= n.opts.SocketQueue {
 		l.stats.Dropped[DropQueueFull]++
+		n.dropDatagram(id, l, DropQueueFull)
 		return
 	}
 	pc.queue = append(pc.queue, datagram{from: from, data: data})
 	l.stats.Delivered++
 	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
+	if n.obs != nil {
+		n.emitPacket(EventDeliver, id, l, PacketDatagram, 0, "")
+	}
 	pc.sig.Broadcast()
 }
 

@@ -6,13 +6,13 @@
 // Usage:
 //
 //	simrun list [-json]
-//	simrun run SCENARIO [-variant V] [-seed N] [-strategy S] [-param k=v]... [-trace FILE] [-json] [-v] [-replay-out FILE]
-//	simrun sweep SCENARIO [-variant V] [-seeds A:B] [-strategy S] [-param k=v]... [-workers N] [-shard I/N] [-until-fail] [-json FILE] [-replay-dir DIR]
+//	simrun run SCENARIO [-variant V] [-seed N] [-strategy S] [-param k=v]... [-trace FILE] [-html FILE] [-perfetto FILE] [-json] [-v] [-replay-out FILE]
+//	simrun sweep SCENARIO [-variant V] [-seeds A:B] [-strategy S] [-param k=v]... [-workers N] [-shard I/N] [-until-fail] [-json FILE] [-replay-dir DIR] [-report DIR]
 //	simrun merge FILE... [-json FILE]
 //	simrun replay FILE
 //	simrun check SCENARIO [-variant V] [-seeds A:B] [-strategy S] [-param k=v]...
 //	simrun shrink FILE [-out FILE] [-budget N]
-//	simrun suite [-seeds N] [-workers N] [-json FILE] [-replay-dir DIR]
+//	simrun suite [-seeds N] [-workers N] [-json FILE] [-replay-dir DIR] [-report DIR]
 //
 // Strategies are random, pct:D[:K] (probabilistic concurrency testing with
 // depth D and step horizon K; without K it is calibrated from the seed's own
@@ -37,6 +37,24 @@
 // failures in 100,000 seeds: the failure rate is below 3.0e-5 at 95%
 // confidence"), and is the same for any number of workers. Large sweeps can
 // be split with -shard I/N -json FILE and combined with `simrun merge`.
+//
+// Reports (package reports) never change a run: its fingerprint is the
+// same with or without them. `run -html FILE` writes a self-contained page
+// with the run's parameters, result, failure, replay command and a
+// space-time diagram (a lane per host and task, packets as arrows, drops,
+// duplicates, partitions and other faults marked, the failure at the
+// moment it fired; a long run is drawn as a window of events leading up to
+// the failure, and the page says so). `run -perfetto FILE` writes Chrome
+// trace-event JSON for ui.perfetto.dev or chrome://tracing (hosts as
+// processes, tasks as threads, packets as flow arrows, virtual time as
+// timestamps). `run -trace FILE` writes every kernel and network event as
+// JSON lines, documented field by field in `simrun run -h`. `sweep -report
+// DIR` writes report.md, report.json and report.html (rate and interval,
+// failures grouped by kind and message with their first seeds and replay
+// commands, probe hit rates, metric histograms and CDFs, speed); `suite
+// -report DIR` writes one per row and an index.html. Output paths are
+// checked before anything runs: a missing or read-only directory is bad
+// input.
 //
 // Exit status: 0 pass (no failure; a replay reproduced; a suite as
 // expected), 1 a failure was found (or a replay or check mismatch, or an

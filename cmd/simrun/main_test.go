@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -662,4 +665,206 @@ func TestSeedLists(t *testing.T) {
 		all = append(all, collect(seedRange{5, 27}, &shard{i, 4})...)
 	}
 	assert.ElementsMatch(t, collect(seedRange{5, 27}, nil), all)
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// fingerprintOf returns the fingerprint a run printed.
+func fingerprintOf(t *testing.T, stdout string) string {
+	t.Helper()
+	m := regexp.MustCompile(`fingerprint ([0-9a-f]{16}),`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	return m[1]
+}
+
+// wellFormed parses data as strict XML (the pages are XHTML-compatible)
+// and returns the names of its elements with their class attribute.
+func wellFormed(t *testing.T, data []byte) []string {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	var els []string
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return els
+		}
+		require.NoError(t, err)
+		if se, ok := tok.(xml.StartElement); ok {
+			cls := ""
+			for _, a := range se.Attr {
+				if a.Name.Local == "class" {
+					cls = a.Value
+				}
+			}
+			els = append(els, se.Name.Local+"."+cls)
+		}
+	}
+}
+
+func TestRunReportsKeepTheFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	plain := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "7", "-replay-out", filepath.Join(dir, "a.json"))
+	require.Equal(t, exitFail, plain.code, plain)
+	html, perfetto, trace := filepath.Join(dir, "run.html"), filepath.Join(dir, "run.perfetto.json"), filepath.Join(dir, "run.jsonl")
+	rep := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "7", "-replay-out", filepath.Join(dir, "b.json"),
+		"-html", html, "-perfetto", perfetto, "-trace", trace)
+	require.Equal(t, exitFail, rep.code, rep)
+	assert.Equal(t, fingerprintOf(t, plain.stdout), fingerprintOf(t, rep.stdout), "reports change nothing in the run")
+	assert.Contains(t, rep.stdout, "html: "+html)
+	assert.Contains(t, rep.stdout, "perfetto: "+perfetto)
+
+	page, err := os.ReadFile(html)
+	require.NoError(t, err)
+	els := wellFormed(t, page)
+	assert.Contains(t, els, "svg.spacetime")
+	assert.Contains(t, els, "g.lane lane-host")
+	assert.Contains(t, els, "line.msg tcp")
+	assert.Contains(t, els, "g.failure")
+	assert.Contains(t, string(page), "simrun run gossip-smoke -variant buggy -seed 7")
+
+	var tr map[string]any
+	data, err := os.ReadFile(perfetto)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &tr))
+	assert.NotEmpty(t, tr["traceEvents"])
+
+	data, err = os.ReadFile(trace)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	assert.Contains(t, rep.stdout, fmt.Sprintf("trace: %d events written to %s", len(lines), trace))
+	kinds := map[string]bool{}
+	for _, l := range lines {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &e))
+		kinds[e["kind"].(string)] = true
+	}
+	assert.True(t, kinds["send"] && kinds["deliver"] && kinds["run"] && kinds["failure"], "%v", kinds)
+
+	// -json names the files.
+	j := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "7", "-json", "-replay-out", filepath.Join(dir, "c.json"), "-html", html)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(j.stdout), &m), j)
+	assert.Equal(t, html, m["html_file"])
+	assert.Equal(t, fingerprintOf(t, plain.stdout), m["fingerprint"])
+
+	h := cli("run", "-h")
+	for _, f := range []string{"-html", "-perfetto", "-trace", "time_ns", "task_name", "packet", "cause"} {
+		assert.Contains(t, h.stderr, f, "run -h documents %s", f)
+	}
+}
+
+// normalizeSpeed blanks the wall-clock fields of a sweep report.
+func normalizeSpeed(s string) string {
+	for _, re := range []struct{ re, with string }{
+		{`("wall_ns": )\d+`, "${1}0"},
+		{`("seeds_per_sec": )[0-9.e+-]+`, "${1}0"},
+		{`("acceleration": )[0-9.e+-]+`, "${1}0"},
+		{`(- wall time: ).*`, "${1}WALL"},
+		{`(- seeds per second: ).*`, "${1}WALL"},
+		{`(- virtual time / wall time: ).*`, "${1}WALL"},
+	} {
+		s = regexp.MustCompile(re.re).ReplaceAllString(s, re.with)
+	}
+	return s
+}
+
+func TestSweepReportGolden(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report")
+	r := cli("sweep", "counter-race", "-variant", "buggy", "-seeds", "0:200", "-workers", "2", "-replay-dir", dir, "-report", report)
+	require.Equal(t, exitFail, r.code, r)
+	assert.Contains(t, r.stdout, "report: "+filepath.Join(report, "report.html"))
+	for _, name := range []string{"report.md", "report.json"} {
+		data, err := os.ReadFile(filepath.Join(report, name))
+		require.NoError(t, err)
+		got := normalizeSpeed(string(data))
+		path := filepath.Join("testdata", "counter-race-buggy-0-200."+name+".golden")
+		if *update {
+			require.NoError(t, os.MkdirAll("testdata", 0o755))
+			require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+			continue
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "go test ./cmd/simrun/ -run TestSweepReportGolden -update creates it")
+		assert.Equal(t, string(want), got, "%s differs from %s (rerun with -update if intended)", name, path)
+	}
+	page, err := os.ReadFile(filepath.Join(report, "report.html"))
+	require.NoError(t, err)
+	els := wellFormed(t, page)
+	assert.Contains(t, els, "path.cdf")
+	assert.Contains(t, els, "rect.bar")
+
+	// The same sweep on another number of workers writes the same report.
+	again := filepath.Join(dir, "again")
+	require.Equal(t, exitFail, cli("sweep", "counter-race", "-variant", "buggy", "-seeds", "0:200", "-workers", "1", "-replay-dir", dir, "-report", again).code)
+	a, _ := os.ReadFile(filepath.Join(report, "report.md"))
+	b, _ := os.ReadFile(filepath.Join(again, "report.md"))
+	assert.Equal(t, strings.Replace(normalizeSpeed(string(a)), "2 workers", "1 workers", 1), normalizeSpeed(string(b)))
+}
+
+func TestSuiteReport(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report")
+	r := cli("suite", "-seeds", "2", "-report", report)
+	require.Contains(t, []int{exitPass, exitFail}, r.code, r)
+	assert.Contains(t, r.stdout, "report: "+filepath.Join(report, "index.html"))
+	page, err := os.ReadFile(filepath.Join(report, "index.html"))
+	require.NoError(t, err)
+	wellFormed(t, page)
+	rows := 0
+	for _, sc := range scenario.All() {
+		for _, v := range sc.Variants {
+			rows++
+			sub := filepath.Join(report, sc.Name+"-"+v.Name)
+			assert.FileExists(t, filepath.Join(sub, "report.html"))
+			assert.FileExists(t, filepath.Join(sub, "report.md"))
+			assert.Contains(t, string(page), fmt.Sprintf(`href="%s-%s/report.html"`, sc.Name, v.Name))
+		}
+	}
+	assert.Equal(t, rows, strings.Count(string(page), "/report.html\""))
+}
+
+// readOnlyDir returns a directory no file can be created in: /proc for
+// root (who may write anywhere else), else a directory made read-only.
+func readOnlyDir(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return "/proc"
+	}
+	d := t.TempDir()
+	require.NoError(t, os.Chmod(d, 0o555))
+	t.Cleanup(func() { os.Chmod(d, 0o755) })
+	return d
+}
+
+func TestReportOutputsAreCheckedBeforeRunning(t *testing.T) {
+	out := t.TempDir()
+	ro := readOnlyDir(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "gossip-smoke", "-html", filepath.Join(out, "missing", "r.html")}, "does not exist"},
+		{[]string{"run", "gossip-smoke", "-perfetto", filepath.Join(out, "missing", "p.json")}, "does not exist"},
+		{[]string{"run", "gossip-smoke", "-html", filepath.Join(ro, "r.html")}, "not writable"},
+		{[]string{"run", "gossip-smoke", "-perfetto", filepath.Join(ro, "p.json")}, "not writable"},
+		{[]string{"run", "gossip-smoke", "-trace", filepath.Join(ro, "t.jsonl")}, "not writable"},
+		{[]string{"run", "gossip-smoke", "-html", out}, "is a directory"},
+		{[]string{"sweep", "counter-race", "-seeds", "0:5", "-replay-dir", out, "-report", filepath.Join(out, "missing", "r")}, "does not exist"},
+		{[]string{"sweep", "counter-race", "-seeds", "0:5", "-replay-dir", out, "-report", filepath.Join(ro, "r")}, "not writable"},
+		{[]string{"suite", "-seeds", "1", "-report", filepath.Join(out, "missing", "r")}, "does not exist"},
+		{[]string{"suite", "-seeds", "1", "-report", ro}, "not writable"},
+	} {
+		began := time.Now()
+		r := cli(c.args...)
+		assert.Equal(t, exitUsage, r.code, "%v\n%s", c.args, r)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+		assert.Contains(t, r.stderr, c.want, c.args)
+		assert.Empty(t, r.stdout, "%v ran", c.args)
+		assert.Less(t, time.Since(began), 2*time.Second, "%v: checked before running", c.args)
+		entries, err := os.ReadDir(out)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "%v wrote nothing", c.args)
+	}
 }

@@ -7,9 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/detsim/detsim/reports"
 	"github.com/detsim/detsim/sim"
 	"github.com/detsim/detsim/sim/scenario"
 )
@@ -22,13 +24,33 @@ and wall time, metrics and probes. A failure is printed with its details
 (blocked tasks, stack) and the command that replays it, and a replay file is
 written (see simrun replay and simrun shrink).
 
+Reports of the run (none changes it: the fingerprint is the same with or
+without them):
+
+  -html FILE      a self-contained page: parameters, result, failure, replay
+                  command, network counters and a space-time diagram (one lane
+                  per host and task, packets as arrows, drops, faults and the
+                  failure marked; a long run is shown as a window of events
+                  leading up to the failure)
+  -perfetto FILE  Chrome trace-event JSON for ui.perfetto.dev or
+                  chrome://tracing: hosts as processes, tasks as threads,
+                  packets as flow arrows, virtual time as timestamps
+  -trace FILE     every kernel and network event as JSON lines
+
+`+reports.TraceFormat+`
+
+Output files are checked before the run: a missing or read-only directory
+is bad input.
+
 Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 	variant := fs.String("variant", "", "variant `V` to run (default: the scenario's default, fixed if it has one)")
 	seed := fs.Uint64("seed", 0, "the run's seed `N`")
 	strategy := fs.String("strategy", "", "scheduling strategy `S`: random, pct:D[:K] or fifo, optionally +permute, +delay[:D[:odds]] and +swarm[:N] (default: the scenario's)")
 	params := paramFlag{}
 	fs.Var(params, "param", "set a parameter, `name=value` (repeatable); the others are defaulted or drawn from the seed")
-	traceOut := fs.String("trace", "", "write the kernel trace to `FILE`, one JSON object per event")
+	traceOut := fs.String("trace", "", "write every kernel and network event to `FILE`, one JSON object per line (fields above)")
+	htmlOut := fs.String("html", "", "write a self-contained HTML report with a space-time diagram to `FILE`")
+	perfettoOut := fs.String("perfetto", "", "write a Chrome trace-event JSON file for the Perfetto UI to `FILE`")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	verbose := fs.Bool("v", false, "print the kernel trace before the result")
 	replayOut := fs.String("replay-out", "", "on failure, write the replay file to `FILE` (default simrun-SCENARIO-VARIANT-SEED.replay.json in the current directory)")
@@ -43,8 +65,11 @@ Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 	if *asJSON && *verbose {
 		return failf(stderr, "run: -v and -json cannot be combined (use -trace FILE with -json)")
 	}
-	if *traceOut != "" {
-		if err := checkOutFile("-trace", *traceOut); err != nil {
+	for _, out := range []struct{ flag, path string }{{"-trace", *traceOut}, {"-html", *htmlOut}, {"-perfetto", *perfettoOut}} {
+		if out.path == "" {
+			continue
+		}
+		if err := checkWritableFile(out.flag, out.path); err != nil {
 			return failf(stderr, "run: %v", err)
 		}
 	}
@@ -57,7 +82,12 @@ Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 	}
 
 	cfg := t.config(*seed)
-	cfg.Trace = *traceOut != "" || *verbose
+	var rec *reports.Recorder
+	if *traceOut != "" || *htmlOut != "" || *perfettoOut != "" {
+		rec = &reports.Recorder{}
+		cfg = rec.Instrument(cfg)
+	}
+	cfg.Trace = cfg.Trace || *verbose
 	if !*asJSON {
 		// Every parameter beside the seed, before the run starts.
 		kvs, err := cfg.Resolve()
@@ -81,17 +111,42 @@ Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 		}
 		replayErr = err
 	}
-	if *traceOut != "" {
-		if err := writeTrace(*traceOut, o.Result.Trace); err != nil {
-			return failf(stderr, "run: -trace: %v", err)
+	var written []string
+	if rec != nil {
+		rep := reports.NewRun(o, rec.Network())
+		outs := []struct {
+			flag, path string
+			write      func(io.Writer) error
+			what       string
+		}{
+			{"-trace", *traceOut, func(w io.Writer) error { return reports.WriteTrace(w, rep) },
+				fmt.Sprintf("trace: %d events written to %s", len(rep.Events), *traceOut)},
+			{"-perfetto", *perfettoOut, func(w io.Writer) error { return reports.WritePerfetto(w, rep) },
+				fmt.Sprintf("perfetto: %s (open it in https://ui.perfetto.dev or chrome://tracing)", *perfettoOut)},
+			{"-html", *htmlOut, func(w io.Writer) error {
+				d, err := reports.WriteRunHTML(w, rep, reports.DiagramOptions{})
+				if d.Windowed {
+					written = append(written, "html: "+d.Note())
+				}
+				return err
+			}, fmt.Sprintf("html: %s", *htmlOut)},
+		}
+		for _, out := range outs {
+			if out.path == "" {
+				continue
+			}
+			if err := writeAtomic(out.path, out.write); err != nil {
+				return failf(stderr, "run: %s: %v", out.flag, err)
+			}
+			written = append(written, out.what)
 		}
 	}
 	if *asJSON {
-		printRunJSON(stdout, o, rp, replayPath, *traceOut)
+		printRunJSON(stdout, o, rp, replayPath, *traceOut, *htmlOut, *perfettoOut)
 	} else {
 		printRun(stdout, o, *verbose)
-		if *traceOut != "" {
-			fmt.Fprintf(stdout, "trace: %d events written to %s\n", len(o.Result.Trace), *traceOut)
+		for _, line := range written {
+			fmt.Fprintln(stdout, line)
 		}
 		if !o.Passed() {
 			cmd := scenario.Replay{Scenario: o.Scenario, Variant: o.Variant, Seed: o.Seed, Strategy: o.Strategy.String(), Params: o.ParamMap()}.Command()
@@ -195,6 +250,8 @@ type runJSON struct {
 	ReplayFile    string              `json:"replay_file,omitempty"`
 	ReplayCommand string              `json:"replay_command,omitempty"`
 	TraceFile     string              `json:"trace_file,omitempty"`
+	HTMLFile      string              `json:"html_file,omitempty"`
+	PerfettoFile  string              `json:"perfetto_file,omitempty"`
 }
 
 type failureJSON struct {
@@ -215,7 +272,7 @@ type blockedJSON struct {
 	WaitsOn string `json:"waits_on"`
 }
 
-func printRunJSON(w io.Writer, o scenario.Outcome, rp *scenario.Replay, replayPath, tracePath string) {
+func printRunJSON(w io.Writer, o scenario.Outcome, rp *scenario.Replay, replayPath, tracePath, htmlPath, perfettoPath string) {
 	res := o.Result
 	out := runJSON{
 		Scenario: o.Scenario, Variant: o.Variant, Seed: o.Seed, Strategy: o.Strategy.String(),
@@ -223,6 +280,7 @@ func printRunJSON(w io.Writer, o scenario.Outcome, rp *scenario.Replay, replayPa
 		Fingerprint: scenario.Fingerprint(res.Fingerprint), Steps: res.Steps,
 		SimTimeNs: int64(res.Elapsed), WallNs: int64(o.Wall),
 		Metrics: map[string]*float64{}, Probes: map[string]int{}, TraceFile: tracePath,
+		HTMLFile: htmlPath, PerfettoFile: perfettoPath,
 	}
 	for _, kv := range o.Params {
 		if kv.Drawn {
@@ -256,31 +314,35 @@ func printRunJSON(w io.Writer, o scenario.Outcome, rp *scenario.Replay, replayPa
 	fmt.Fprintf(w, "%s\n", data)
 }
 
-// traceJSON is one line of a -trace file.
-type traceJSON struct {
-	Step     int64  `json:"step"`
-	TimeNs   int64  `json:"time_ns"`
-	Kind     string `json:"kind"`
-	Task     int    `json:"task"`
-	TaskName string `json:"task_name"`
-	Arg      int64  `json:"arg"`
-	Detail   string `json:"detail"`
+// checkWritableFile reports whether path can be written: its directory
+// exists and accepts a new file (checked by creating and removing one), and
+// path is not a directory. Checked before running, so that no work is lost
+// to a bad path.
+func checkWritableFile(flagName, path string) error {
+	if err := checkOutFile(flagName, path); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".simrun-check-*")
+	if err != nil {
+		return fmt.Errorf("%s %s: directory %s is not writable", flagName, path, dir)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
 }
 
-// writeTrace writes the trace as JSON lines (via a temporary file).
-func writeTrace(path string, events []sim.TraceEvent) error {
+// writeAtomic writes a file through write, via a temporary file and a
+// rename, so that a partial file is never left behind.
+func writeAtomic(path string, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	enc := json.NewEncoder(bw)
-	for _, e := range events {
-		if err = enc.Encode(traceJSON{e.Step, int64(e.Time), e.Kind.String(), e.Task, e.TaskName, e.Arg, e.Detail}); err != nil {
-			break
-		}
-	}
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}

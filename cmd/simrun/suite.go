@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -23,12 +24,17 @@ interval, and the first failing seed with the command that replays it.
 The expected outcome is that every fixed variant never fails and every buggy
 variant (one that reproduces a known bug) fails at least once.
 
+With -report DIR each row's sweep report (report.md, report.json,
+report.html) goes into DIR/SCENARIO-VARIANT/, and DIR/index.html (and
+index.md) links them all.
+
 Exit status: 0 every row is as expected, 1 some row is not (named at the
 end), 2 bad usage or input.`)
 	seeds := fs.Int("seeds", 0, "sweep seeds 0 to `N`-1 in every row (default: each scenario's seed budget)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "run `N` seeds in parallel in each sweep")
 	jsonOut := fs.String("json", "", "also write every row's sweep summary as JSON to `FILE`")
 	replayDir := fs.String("replay-dir", "", "write a replay file for the first failing seed of each row into `DIR`")
+	reportDir := fs.String("report", "", "write every row's sweep report and an index.html into `DIR` (created if missing; its parent must exist)")
 	if _, code, ok := parse(fs, args, 0, 0, stderr); !ok {
 		return code
 	}
@@ -45,6 +51,11 @@ end), 2 bad usage or input.`)
 	}
 	if *replayDir != "" {
 		if err := checkDir("-replay-dir", *replayDir); err != nil {
+			return failf(stderr, "suite: %v", err)
+		}
+	}
+	if *reportDir != "" {
+		if err := checkReportDir("-report", *reportDir); err != nil {
 			return failf(stderr, "suite: %v", err)
 		}
 	}
@@ -119,6 +130,21 @@ end), 2 bad usage or input.`)
 		if err != nil {
 			return failf(stderr, "suite: writing -json: %v", err)
 		}
+	}
+	if *reportDir != "" {
+		var idx []reports.IndexRow
+		for _, r := range rows {
+			sub := r.Scenario + "-" + r.Variant
+			rep := r.report(r.Buggy)
+			if err := writeSweepReport(filepath.Join(*reportDir, sub), rep); err != nil {
+				return failf(stderr, "suite: writing -report: %v", err)
+			}
+			idx = append(idx, reports.IndexRow{Sweep: rep, Dir: sub})
+		}
+		if err := reports.WriteIndex(*reportDir, idx, wall); err != nil {
+			return failf(stderr, "suite: writing -report: %v", err)
+		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*reportDir, "index.html"))
 	}
 	if len(unexpected) > 0 {
 		fmt.Fprintf(stdout, "suite: UNEXPECTED: %s\n", strings.Join(unexpected, "; "))

@@ -5,6 +5,8 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -268,3 +270,64 @@ func roundWall(d time.Duration) time.Duration {
 
 // num renders a metric value briefly.
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// report turns the summary into the reports package's sweep report (for
+// -report DIR); buggy is the variant's mark.
+func (s *sweepSummary) report(buggy bool) *reports.Sweep {
+	in := reports.SweepInput{
+		Scenario: s.Scenario, Variant: s.Variant, Strategy: s.Strategy, Buggy: buggy,
+		Params: s.Params, Seeds: s.Seeds.String(), UntilFail: s.UntilFail, Workers: s.workers,
+		Runs: s.Runs, SimNs: s.SimNs, WallNs: s.WallNs,
+		Metrics: map[string]reports.MetricInput{}, ProbeRuns: s.ProbeRuns,
+	}
+	if s.Shard != nil {
+		in.Shard = s.Shard.String()
+	}
+	for _, f := range s.Failing {
+		in.Failing = append(in.Failing, reports.FailingSeed{
+			Seed: f.Seed, Kind: f.Kind, Message: f.Message, Fingerprint: f.Fingerprint,
+			Steps: f.Steps, SimTimeNs: f.SimTimeNs, Replay: f.Command,
+		})
+	}
+	for name, d := range s.Metrics {
+		in.Metrics[name] = reports.MetricInput{Hist: d.Hist, NonFinite: d.NonFinite}
+	}
+	return reports.NewSweep(in)
+}
+
+// checkReportDir reports whether a report can be written into dir: an
+// existing, writable directory, or a new one in an existing, writable
+// parent (created when the report is written). Checked before running.
+func checkReportDir(flagName, dir string) error {
+	if dir == "" {
+		return fmt.Errorf("%s: empty directory name", flagName)
+	}
+	probe := dir
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s %s: not a directory", flagName, dir)
+		}
+	} else {
+		probe = filepath.Dir(dir)
+		if fi, err := os.Stat(probe); err != nil || !fi.IsDir() {
+			return fmt.Errorf("%s %s: directory %s does not exist", flagName, dir, probe)
+		}
+	}
+	f, err := os.CreateTemp(probe, ".simrun-check-*")
+	if err != nil {
+		return fmt.Errorf("%s %s: directory %s is not writable", flagName, dir, probe)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+// writeSweepReport writes a sweep's report.md, report.json and report.html
+// into dir, creating it if needed.
+func writeSweepReport(dir string, r *reports.Sweep) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return reports.WriteSweepReport(dir, r)
+}

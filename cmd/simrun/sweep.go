@@ -30,6 +30,11 @@ seeds, speed, metric distributions, probe hit rates, and the command that
 replays the first failure. A replay file is written for each of the first 5
 failing seeds. The summary is the same whatever the number of workers.
 
+With -report DIR the summary is also written as report.md, report.json and
+report.html (self-contained: charts of every metric's distribution, failures
+grouped by kind and message with their first seeds and replay commands,
+probe hit rates with intervals, speed and virtual-time acceleration).
+
 Progress goes to stderr: one updating line on a terminal, otherwise a line at
 every 10% once the sweep has run for a second.
 
@@ -44,6 +49,7 @@ Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 	untilFail := fs.Bool("until-fail", false, "stop at the first failing seed (the lowest one: seeds are judged in order)")
 	jsonOut := fs.String("json", "", "also write the summary as JSON to `FILE` (for simrun merge and other tools)")
 	replayDir := fs.String("replay-dir", ".", "write the replay files of the first failing seeds into `DIR`")
+	reportDir := fs.String("report", "", "write report.md, report.json and report.html into `DIR` (created if missing; its parent must exist)")
 	pos, code, ok := parse(fs, args, 1, 1, stderr)
 	if !ok {
 		return code
@@ -76,6 +82,11 @@ Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 	if err := checkDir("-replay-dir", *replayDir); err != nil {
 		return failf(stderr, "sweep: %v", err)
 	}
+	if *reportDir != "" {
+		if err := checkReportDir("-report", *reportDir); err != nil {
+			return failf(stderr, "sweep: %v", err)
+		}
+	}
 
 	sw := sweepConfig{target: t, seeds: rng, shard: sh, workers: *workers, untilFail: *untilFail}
 	list := newSeedList(rng, sh)
@@ -104,6 +115,12 @@ Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 			return failf(stderr, "sweep: writing -json: %v", err)
 		}
 		fmt.Fprintf(stdout, "summary written to %s\n", *jsonOut)
+	}
+	if *reportDir != "" {
+		if err := writeSweepReport(*reportDir, sum.report(t.variant.Buggy)); err != nil {
+			return failf(stderr, "sweep: writing -report: %v", err)
+		}
+		fmt.Fprintf(stdout, "report: %s (and report.md, report.json)\n", filepath.Join(*reportDir, "report.html"))
 	}
 	if sum.Failures > 0 {
 		return exitFail

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/detsim/detsim/netmodel"
 	"github.com/detsim/detsim/sim"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	// Pool lends the run coroutines kept from earlier runs (sim.Pool):
 	// give a sweep's runs one. It changes no result.
 	Pool *sim.Pool
+	// NetObserver, if set, watches the run's network (see
+	// netmodel.Network.SetObserver): every packet and fault, for reports.
+	// It changes no result.
+	NetObserver func(netmodel.Event)
 }
 
 // Outcome is one run's result with the scenario's view of it.
@@ -112,7 +117,7 @@ func calibrate(c Config, strat sim.Strategy) (sim.Strategy, error) {
 	}
 	cal := c
 	rs := sim.Strategy{Kind: sim.Random, PermuteEqualTime: strat.PermuteEqualTime}
-	cal.Strategy, cal.Trace, cal.CheckpointEvery, cal.Source = &rs, false, 0, nil
+	cal.Strategy, cal.Trace, cal.CheckpointEvery, cal.Source, cal.NetObserver = &rs, false, 0, nil, nil
 	o, err := Execute(cal)
 	if err != nil {
 		return strat, err
@@ -151,7 +156,7 @@ func Execute(c Config) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	r := &Run{W: w, Variant: v.Name, Params: params, Seed: c.Seed, scenario: s}
+	r := &Run{W: w, Variant: v.Name, Params: params, Seed: c.Seed, scenario: s, netObserver: c.NetObserver}
 	for _, p := range s.Probes {
 		r.probes = append(r.probes, Probe{Name: p})
 	}

@@ -22,8 +22,10 @@ type Run struct {
 
 	scenario *Scenario
 	net      *netmodel.Network
-	probes   []Probe
-	metrics  []Metric
+	// netObserver is Config.NetObserver, given to the network Network makes.
+	netObserver func(netmodel.Event)
+	probes      []Probe
+	metrics     []Metric
 }
 
 // Probe counts how often a "sometimes" probe was reached in a run.
@@ -47,6 +49,9 @@ func (r *Run) Network(opts netmodel.Options) *netmodel.Network {
 		n, err := netmodel.New(r.W, opts)
 		if err != nil {
 			panic(fmt.Sprintf("scenario %s: %v", r.scenario.Name, err))
+		}
+		if r.netObserver != nil {
+			n.SetObserver(r.netObserver)
 		}
 		r.net = n
 	}
