@@ -1,7 +1,8 @@
 // Command simrun runs the project's deterministic simulation scenarios
 // (package scenarios, registered with sim/scenario): one seed, a parallel
 // sweep over seeds, a replay of a recorded run, a determinism self-check, a
-// shrinker for failing runs, and the suite that `make run` prints.
+// shrinker for failing runs, the suite that `make run` prints, and live
+// runs of the same protocol code on real goroutines and loopback sockets.
 //
 // Usage:
 //
@@ -13,6 +14,7 @@
 //	simrun check SCENARIO [-variant V] [-seeds A:B] [-strategy S] [-param k=v]...
 //	simrun shrink FILE [-out FILE] [-budget N]
 //	simrun suite [-seeds N] [-workers N] [-json FILE] [-replay-dir DIR] [-report DIR]
+//	simrun live SCENARIO [-nodes N] [-duration D] [-seed N] [-prefix P] [-json]
 //
 // Strategies are random, pct:D[:K] (probabilistic concurrency testing with
 // depth D and step horizon K; without K it is calibrated from the seed's own

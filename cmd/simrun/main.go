@@ -43,7 +43,8 @@ func init() {
 		{"replay", "FILE", "rerun a replay file and check that it reproduces exactly", cmdReplay},
 		{"check", "SCENARIO [flags]", "determinism self-check: run each seed twice and compare", cmdCheck},
 		{"shrink", "FILE [-out FILE] [-budget N]", "minimise a failing replay, keeping its failure kind", cmdShrink},
-		{"suite", "[-seeds N] [-workers N] [-json FILE]", "sweep every scenario and variant: the expected-outcome table", cmdSuite},
+		{"suite", "[-seeds N] [-workers N] [-json FILE] [-report DIR]", "sweep every scenario and variant: the expected-outcome table", cmdSuite},
+		{"live", "SCENARIO [-nodes N] [-duration D]", "run a scenario's fixed variant for real, on loopback sockets", cmdLive},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/detsim/detsim/protocols/grpc/grpcsync"
 	"github.com/detsim/detsim/sim"
+	"github.com/detsim/detsim/sim/osrt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +23,7 @@ func onBoth(t *testing.T, body func(t *testing.T, env sim.Env)) {
 		require.NoError(t, err)
 		require.Nil(t, res.Failure, "seed %d: %v", seed, res.Failure)
 	}
-	t.Run("os", func(t *testing.T) { body(t, osEnv{}) })
+	t.Run("os", func(t *testing.T) { body(t, osrt.New(osrt.Options{Seed: 1})) })
 }
 
 func TestSerializerRunsCallbacksInOrder(t *testing.T) {
