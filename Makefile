@@ -4,7 +4,7 @@ BIN := bin
 
 REPORT := out/report
 
-.PHONY: run demo test test-browser vet fmt-check lint bench sweep clean
+.PHONY: run demo test test-browser vet fmt-check lint bench bench-scale sweep clean
 
 ## run: every registered scenario, buggy and fixed variants, over its seed budget: one table,
 ## and a report per row linked from $(REPORT)/index.html (path printed at the end)
@@ -54,11 +54,25 @@ fmt-check:
 lint:
 	$(GO) run ./cmd/detlint ./...
 
-## bench: kernel benchmarks beside their references (raw iter.Pull, goroutines, container/heap),
-## then seeds per second per core of every scenario and variant
+## bench: the comparisons with the alternatives (testing/synctest; stress testing on the OS
+## runtime, BUDGET of wall time per side), the kernel beside its references, and seeds per
+## second per core of every scenario: one Markdown summary, out/bench.md
+BUDGET ?= 30s
 bench:
-	$(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1
-	$(GO) test ./scenarios/ -run '^$$' -bench Scenario -benchtime 300x -benchmem -count=1
+	@mkdir -p out
+	@$(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1 > out/bench-kernel.txt; s=$$?; cat out/bench-kernel.txt; exit $$s
+	@$(GO) test ./scenarios/ -run '^$$' -bench 'Scenario/(counter-race|priority|pickfirst|gossip-smoke|butex)' -benchtime 300x -benchmem -count=1 > out/bench-scenarios.txt; s=$$?; cat out/bench-scenarios.txt; exit $$s
+	@$(GO) test ./scenarios/ -run '^$$' -bench 'Scenario/(gossip-swarm|discovery)' -benchtime 5x -benchmem -count=1 > out/bench-scenarios-large.txt; s=$$?; cat out/bench-scenarios-large.txt; exit $$s
+	$(GO) test ./bench/ -run Compare -compare -budget $(BUDGET) -summary $(CURDIR)/out/bench.md -count=1 -timeout 60m
+	@$(GO) run ./internal/benchmd out/bench-kernel.txt out/bench-scenarios.txt out/bench-scenarios-large.txt >> out/bench.md
+	@echo "summary: out/bench.md"
+
+## bench-scale: gossip-swarm at 1,000 and 10,000 nodes and discovery at 500 nodes, each in
+## its own process (wall time, peak RSS, steps/s): tens of minutes; out/bench-scale.md
+bench-scale:
+	@mkdir -p out
+	$(GO) test ./bench/ -run CompareScale -scale -summary $(CURDIR)/out/bench-scale.md -count=1 -timeout 120m -v
+	@echo "summary: out/bench-scale.md"
 
 ## sweep: longer measurements (random vs pct seeds-to-find on the depth-3 bug)
 sweep:

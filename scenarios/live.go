@@ -59,6 +59,10 @@ type LiveConfig struct {
 	// each: the time since the start and what happened. Writes are
 	// serialised by the workload.
 	Out io.Writer
+	// Variant is the protocol variant to run ("": fixed). Modes that
+	// take others list them in LiveMode.Variants (the stress harness of
+	// package bench runs buggy variants for real).
+	Variant string
 }
 
 // LiveTolerance is added to the bound of every timing property of a live
@@ -141,6 +145,8 @@ type LiveMode struct {
 	DefaultDuration, MinDuration time.Duration
 	// Properties are the properties the workload checks, in report order.
 	Properties []string
+	// Variants are the variants it can run besides "fixed".
+	Variants []string
 
 	run func(l *liveRun) error
 }
@@ -200,6 +206,12 @@ func (m *LiveMode) Validate(cfg *LiveConfig) error {
 	if cfg.Duration < m.MinDuration {
 		return fmt.Errorf("live %s: -duration %v is shorter than the workload's minimum %v", m.Scenario, cfg.Duration, m.MinDuration)
 	}
+	if cfg.Variant == "" {
+		cfg.Variant = "fixed"
+	}
+	if cfg.Variant != "fixed" && !slices.Contains(m.Variants, cfg.Variant) {
+		return fmt.Errorf("live %s: variant %q has no live mode (variants: %s)", m.Scenario, cfg.Variant, strings.Join(append([]string{"fixed"}, m.Variants...), ", "))
+	}
 	return nil
 }
 
@@ -214,7 +226,7 @@ func (m *LiveMode) Run(cfg LiveConfig) (LiveReport, error) {
 	}
 	l := &liveRun{
 		cfg: cfg, env: cfg.Env, mu: cfg.Env.NewMutex(), start: cfg.Env.Now(),
-		report: LiveReport{Scenario: m.Scenario, Variant: "fixed", Nodes: cfg.Nodes, Duration: cfg.Duration},
+		report: LiveReport{Scenario: m.Scenario, Variant: cfg.Variant, Nodes: cfg.Nodes, Duration: cfg.Duration},
 	}
 	for _, p := range m.Properties {
 		l.report.Checks = append(l.report.Checks, LiveCheck{Property: p, Passed: true})

@@ -22,6 +22,7 @@ func init() {
 		DefaultNodes: 2, MinNodes: 2, MaxNodes: 2,
 		DefaultDuration: 5 * time.Second, MinDuration: time.Second,
 		Properties: liveGossipProperties,
+		Variants:   []string{"buggy"},
 		run:        func(l *liveRun) error { return runLiveGossip(l, false) },
 	})
 	registerLive(&LiveMode{
@@ -100,7 +101,7 @@ func runLiveGossip(l *liveRun, swarm bool) error {
 			return err
 		}
 		g.node, err = gossip.New(g.env, gossip.Options{
-			ID: peerID(g.name), Variant: gossip.Fixed,
+			ID: peerID(g.name), Variant: gossip.Variant(l.cfg.Variant),
 			OnEmit: func(t proto.TopicID, _ proto.Event) {
 				if t != topic {
 					return

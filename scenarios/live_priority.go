@@ -25,6 +25,7 @@ func init() {
 		DefaultNodes: 3, MinNodes: 3, MaxNodes: 3,
 		DefaultDuration: 30 * time.Second, MinDuration: time.Second,
 		Properties: []string{"rpcs-succeed", "failover-within-timer", "switched-back"},
+		Variants:   []string{"buggy"},
 		run:        runLivePriority,
 	})
 }
@@ -79,7 +80,7 @@ func runLivePriority(l *liveRun) error {
 	}
 	// The LB config is the simulated scenario's (one outlier_detection
 	// (round_robin) child per priority), built by the same code.
-	tb := &priorityTestbed{r: &scenario.Run{Variant: "fixed"}}
+	tb := &priorityTestbed{r: &scenario.Run{Variant: l.cfg.Variant}}
 	for _, be := range bes {
 		tb.backends = append(tb.backends, &backend{name: be.name, addr: be.addr})
 	}

@@ -80,6 +80,8 @@ func TestLiveBadFlags(t *testing.T) {
 	oneLine(t, cli("live", "discovery", "-duration", "1s"), "-duration 1s is shorter than the workload's minimum 2s")
 	oneLine(t, cli("live", "discovery", "-prefix", "10.0.0.0/24"), "10.0.0.0/24 is not inside the loopback range 127.0.0.0/8")
 	oneLine(t, cli("live", "discovery", "-prefix", "bogus"), `-prefix "bogus"`)
+	oneLine(t, cli("live", "priority", "-variant", "racy"), `live priority: variant "racy" has no live mode (variants: fixed, buggy)`)
+	oneLine(t, cli("live", "discovery", "-variant", "buggy"), `live discovery: variant "buggy" has no live mode (variants: fixed)`)
 	r := cli("live", "-h")
 	assert.Equal(t, exitPass, r.code)
 	assert.Regexp(t, `(?m)^  discovery +5 nodes \(2-200\) +10s +discovery-liveness, progress, no-resurrection, stability, expiry$`, r.stderr)

@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/detsim/detsim/sim/scenario"
+	"github.com/stretchr/testify/require"
+)
+
+var scale = flag.Bool("scale", false, "run the scale measurements (minutes each; make bench-scale)")
+
+// scaleCase is one large run, made in a child process so that its peak
+// memory is its own.
+type scaleCase struct {
+	Name     string            `json:"name"`
+	Scenario string            `json:"scenario"`
+	Params   map[string]string `json:"params"`
+}
+
+var scaleCases = []scaleCase{
+	{"gossip-swarm, 1,000 nodes", "gossip-swarm", map[string]string{"nodes": "1000", "join-window": "15s", "warmup": "15s", "crash-percent": "1", "loss-permille": "5"}},
+	{"gossip-swarm, 10,000 nodes", "gossip-swarm", map[string]string{"nodes": "10000", "join-window": "15s", "warmup": "15s", "crash-percent": "1", "loss-permille": "5"}},
+	{"discovery, 500 nodes", "discovery", map[string]string{"nodes": "500", "duration": "12s"}},
+}
+
+type scaleResult struct {
+	Steps   int64         `json:"steps"`
+	Virtual time.Duration `json:"virtual"`
+	Wall    time.Duration `json:"wall"`
+	Passed  bool          `json:"passed"`
+	Failure string        `json:"failure"`
+}
+
+const scaleChildEnv = "DETSIM_BENCH_SCALE_CHILD"
+
+// runScaleChild runs the case named by the environment and prints its
+// result as JSON (called from TestMain in the child process).
+func runScaleChild(name string) {
+	for _, c := range scaleCases {
+		if c.Name != name {
+			continue
+		}
+		sc, err := scenario.Lookup(c.Scenario)
+		if err != nil {
+			panic(err)
+		}
+		start := time.Now()
+		o, err := scenario.Execute(scenario.Config{Scenario: sc, Variant: "fixed", Seed: 1, Params: c.Params})
+		if err != nil {
+			panic(err)
+		}
+		r := scaleResult{Steps: o.Result.Steps, Virtual: o.Result.Elapsed, Wall: time.Since(start), Passed: o.Passed()}
+		if !o.Passed() {
+			r.Failure = o.Result.Failure.Error()
+		}
+		json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	panic("no scale case " + name)
+}
+
+// TestCompareScale runs each scale case in a child process: wall time,
+// peak resident memory, steps per second and virtual-time acceleration.
+func TestCompareScale(t *testing.T) {
+	if !*scale {
+		t.Skip("minutes per case: run with -scale (make bench-scale)")
+	}
+	var rows [][]string
+	for _, c := range scaleCases {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), scaleChildEnv+"="+c.Name)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, c.Name)
+		var r scaleResult
+		require.NoError(t, json.Unmarshal(out, &r), "%s: %s", c.Name, out)
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024 // Linux: KiB
+		result := "pass"
+		if !r.Passed {
+			result = "FAIL: " + r.Failure
+		}
+		var params []string
+		for _, k := range []string{"nodes", "join-window", "warmup", "crash-percent", "loss-permille", "duration"} {
+			if v, ok := c.Params[k]; ok {
+				params = append(params, k+"="+v)
+			}
+		}
+		rows = append(rows, []string{c.Name, strings.Join(params, " "), r.Virtual.Round(time.Second).String(), r.Wall.Round(time.Second).String(),
+			fmt.Sprintf("%.2f GiB", float64(rss)/(1<<30)), fmt.Sprintf("%.1fM", float64(r.Steps)/1e6),
+			fmt.Sprintf("%.2fM", float64(r.Steps)/r.Wall.Seconds()/1e6), fmt.Sprintf("%.2fx", r.Virtual.Seconds()/r.Wall.Seconds()),
+			fmt.Sprintf("%v", time.Duration(float64(60*time.Second)*r.Wall.Seconds()/r.Virtual.Seconds()).Round(time.Second)), result})
+		t.Logf("%s: %v", c.Name, rows[len(rows)-1])
+	}
+	summary.add("Scale",
+		"Seed 1 of each fixed variant, one run per child process (peak RSS is the child's). Steps are the kernel's scheduling steps.",
+		[]string{"run", "parameters", "virtual time", "wall time", "peak RSS", "steps", "steps/s", "virtual/wall", "wall per 60s virtual", "result"},
+		rows)
+}
