@@ -46,8 +46,8 @@ func TestBadCallsReturnErrors(t *testing.T) {
 	mustPass(t, 1, options(butex.Fixed, 1, 1), func(e env) {
 		_, err := e.rt.Start(e.main, 2, "x", func(*butex.Bthread) {})
 		assert.ErrorContains(t, err, "tag 2 is invalid: the runtime has tags 0..1")
-		_, err = e.rt.Start(e.main, -1, "x", func(*butex.Bthread) {})
-		assert.ErrorContains(t, err, "tag -1 is invalid")
+		_, err = e.rt.Start(e.main, -2, "x", func(*butex.Bthread) {})
+		assert.ErrorContains(t, err, "tag -2 is invalid")
 		_, err = e.rt.Start(e.main, 0, "x", nil)
 		assert.ErrorContains(t, err, "fn is nil")
 
@@ -105,6 +105,16 @@ func TestMisuseFromOutsideABthreadPanics(t *testing.T) {
 		})
 		assert.Contains(t, msg, `Mutex.Lock called with Pthread "main" from inside bthread 1 "b"`)
 	})
+	t.Run("a butex of another runtime", func(t *testing.T) {
+		msg := failureOf(t, func(e env) {
+			other, err := butex.New(e.w, options(butex.Fixed, 1))
+			if err != nil {
+				panic(err)
+			}
+			_ = other.NewButex(0).Wait(e.main, 0, 0)
+		})
+		assert.Contains(t, msg, `Butex.Wait called with pthread main, a handle of another Runtime`)
+	})
 	t.Run("WakeN with a negative count", func(t *testing.T) {
 		msg := failureOf(t, func(e env) { e.rt.NewButex(0).WakeN(e.main, -1, false) })
 		assert.Contains(t, msg, "WakeN(n=-1): n must be >= 0")
@@ -113,6 +123,66 @@ func TestMisuseFromOutsideABthreadPanics(t *testing.T) {
 		msg := failureOf(t, func(e env) { e.rt.NewMutex().Unlock(e.main) })
 		assert.Contains(t, msg, "Unlock of an unlocked mutex")
 	})
+}
+
+// TestWaitOutsideAnyTaskPanics: waiting on a butex from no task at all
+// (here, before World.Run) names the call and the handle.
+func TestWaitOutsideAnyTaskPanics(t *testing.T) {
+	w, err := sim.New(sim.Options{})
+	require.NoError(t, err)
+	rt, err := butex.New(w, options(butex.Fixed, 1))
+	require.NoError(t, err)
+	p := rt.NewPthread("outside")
+	assert.PanicsWithValue(t, `butex: Butex.Wait called with Pthread "outside" outside any task`, func() {
+		_ = rt.NewButex(0).Wait(p, 0, 0)
+	})
+}
+
+func TestJoinOfAnotherRuntimesBthread(t *testing.T) {
+	mustPass(t, 1, options(butex.Fixed, 1), func(e env) {
+		other, err := butex.New(e.w, options(butex.Fixed, 1))
+		require.NoError(t, err)
+		p := other.NewPthread("p")
+		bt, err := other.Start(p, 0, "theirs", func(*butex.Bthread) {})
+		require.NoError(t, err)
+		assert.ErrorContains(t, e.rt.Join(e.main, bt, 0), "belongs to another Runtime")
+		require.NoError(t, other.Join(p, bt, 0))
+		other.Stop()
+		other.WaitWorkers()
+	})
+}
+
+// TestStartTagInvalidTakesCallersTag: BTHREAD_TAG_INVALID is tag 0 from a
+// pthread (start_from_non_worker's BTHREAD_TAG_DEFAULT) and the worker's
+// tag from a bthread, which then queues the child on its own worker
+// (can_run_thread_local).
+func TestStartTagInvalidTakesCallersTag(t *testing.T) {
+	ranOn := map[string]*butex.Group{}
+	var parentOn *butex.Group
+	var tags []butex.Tag
+	opts := options(butex.Fixed, 1, 2)
+	opts.Hooks.OnRun = func(bt *butex.Bthread, g *butex.Group) { ranOn[bt.Name()] = g }
+	mustPass(t, 3, opts, func(e env) {
+		top := e.start(butex.TagInvalid, "top", func(*butex.Bthread) {})
+		parent := e.start(1, "parent", func(bt *butex.Bthread) {
+			parentOn = bt.Worker()
+			child, err := e.rt.Start(bt, butex.TagInvalid, "child", func(*butex.Bthread) {})
+			if err != nil {
+				panic(err)
+			}
+			q, _ := parentOn.Queued()
+			assert.Equal(t, 1, q, "the child waits in the parent's local queue")
+			tags = append(tags, child.Tag())
+			if err := e.rt.Join(bt, child, 0); err != nil {
+				panic(err)
+			}
+		})
+		e.join(top, parent)
+		tags = append(tags, top.Tag())
+	})
+	assert.Equal(t, []butex.Tag{1, 0}, tags)
+	assert.Equal(t, butex.Tag(0), ranOn["top"].Tag())
+	assert.Equal(t, butex.Tag(1), ranOn["child"].Tag())
 }
 
 func TestParseVariant(t *testing.T) {

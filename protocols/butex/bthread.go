@@ -15,6 +15,8 @@ type Caller interface {
 	// callerThread returns the calling thread's state and the running
 	// bthread (nil for a pthread), or panics on misuse.
 	callerThread(op string) (*thread, *Bthread)
+	// callerRuntime returns the runtime the handle belongs to.
+	callerRuntime() *Runtime
 }
 
 type bthreadState uint8
@@ -97,7 +99,9 @@ type Pthread struct {
 // NewPthread returns the handle a plain task uses to call into the
 // runtime.
 func (rt *Runtime) NewPthread(name string) *Pthread {
-	return &Pthread{rt: rt, th: rt.newThread(name)}
+	th := rt.newThread(name)
+	rt.pthreads = append(rt.pthreads, th)
+	return &Pthread{rt: rt, th: th}
 }
 
 func (p *Pthread) callerThread(op string) (*thread, *Bthread) {
@@ -116,19 +120,40 @@ func (p *Pthread) callerThread(op string) (*thread, *Bthread) {
 
 func (p *Pthread) String() string { return "pthread " + p.th.name }
 
-func callerOf(c Caller, op string) (*thread, *Bthread) {
+func (bt *Bthread) callerRuntime() *Runtime { return bt.rt }
+
+func (p *Pthread) callerRuntime() *Runtime { return p.rt }
+
+// callerOf identifies the thread calling op on an object of rt. A handle
+// of another Runtime is a programming error: its thread state and groups
+// are not rt's, and a bthread woken into rt's groups would run on rt's
+// workers.
+func (rt *Runtime) callerOf(c Caller, op string) (*thread, *Bthread) {
 	if c == nil {
 		panic(fmt.Sprintf("butex: %s: the Caller is nil (pass the running *Bthread or a *Pthread)", op))
 	}
-	return c.callerThread(op)
+	th, bt := c.callerThread(op)
+	if c.callerRuntime() != rt {
+		panic(fmt.Sprintf("butex: %s called with %v, a handle of another Runtime: a runtime's butexes, mutexes and events take only its own bthreads and pthreads", op, c))
+	}
+	return th, bt
 }
 
 // Start is bthread_start_background: it makes a bthread of tag running fn
 // and queues it with a signal: on the caller's worker if the caller runs
 // on a worker of that tag (start_background<false>), else on a random
-// group of the tag (start_from_non_worker).
+// group of the tag (start_from_non_worker). TagInvalid
+// (BTHREAD_TAG_INVALID) is the caller's tag: that of the worker the
+// calling bthread runs on, or tag 0 (BTHREAD_TAG_DEFAULT) from a pthread.
 func (rt *Runtime) Start(c Caller, tag Tag, name string, fn func(bt *Bthread)) (*Bthread, error) {
-	th, _ := callerOf(c, "Start")
+	th, _ := rt.callerOf(c, "Start")
+	if tag == TagInvalid {
+		// can_run_thread_local / start_from_non_worker
+		tag = 0
+		if th.group != nil {
+			tag = th.group.tag
+		}
+	}
 	if err := rt.checkTag(tag); err != nil {
 		return nil, fmt.Errorf("butex: Start(%q): %w", name, err)
 	}
@@ -231,18 +256,20 @@ func (bt *Bthread) Yield() {
 }
 
 // Usleep is bthread_usleep: the bthread sleeps for d without its worker;
-// the timer thread then queues it on a random group of its tag with a
-// signal. d <= 0 is Yield.
+// the timer thread then queues it with a signal on a random group of the
+// tag of the worker it slept on (ready_to_run_from_timer_thread takes
+// SleepArgs::group's tag, which is the bthread's own tag unless a
+// misrouted wake moved it). d <= 0 is Yield.
 func (bt *Bthread) Usleep(d time.Duration) {
-	bt.callerThread("Usleep")
+	th, _ := bt.callerThread("Usleep")
 	if d <= 0 {
 		bt.Yield()
 		return
 	}
-	rt := bt.rt
+	rt, tag := bt.rt, th.group.tag
 	bt.suspend(nil, func(*Group) {
 		rt.env.AfterFunc(d, func() {
-			rt.chooseOneGroup(bt.tag).readyToRunRemote(rt.timer, bt, false)
+			rt.chooseOneGroup(tag).readyToRunRemote(rt.timer, bt, false)
 		})
 	})
 }
@@ -262,7 +289,10 @@ func (rt *Runtime) Join(c Caller, bt *Bthread, timeout time.Duration) error {
 	if timeout < 0 {
 		return fmt.Errorf("butex: Join(%v): timeout %v is negative (0 means none)", bt, timeout)
 	}
-	_, self := callerOf(c, "Join")
+	_, self := rt.callerOf(c, "Join")
+	if bt.rt != rt {
+		return fmt.Errorf("butex: Join(%v): the bthread belongs to another Runtime", bt)
+	}
 	if self == bt {
 		return fmt.Errorf("butex: Join: %v cannot join itself", bt)
 	}

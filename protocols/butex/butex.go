@@ -101,7 +101,7 @@ func (b *Butex) removeWaiter(wt *waiter) {
 // gives up its worker while it waits; a pthread futex-waits (brpc allows
 // both).
 func (b *Butex) Wait(c Caller, expected int, timeout time.Duration) error {
-	_, bt := callerOf(c, "Butex.Wait")
+	th, bt := b.rt.callerOf(c, "Butex.Wait")
 	if timeout < 0 {
 		return fmt.Errorf("butex: Wait: timeout %v is negative (0 means no timeout)", timeout)
 	}
@@ -116,7 +116,12 @@ func (b *Butex) Wait(c Caller, expected int, timeout time.Duration) error {
 	// queued only after the switch, with the value checked again
 	// (wait_for_butex).
 	rt.env.Yield()
-	wt := &waiter{bt: bt, tag: bt.tag}
+	// ButexBthreadWaiter::tag is g->tag(): the tag of the worker the
+	// bthread waits from, which every wake and timeout then queues it
+	// into. It is the bthread's own tag unless a misrouted wake (#2777)
+	// moved it to another tag's worker: then it stays there (brpc read
+	// the bthread's own tag only from #3351 on).
+	wt := &waiter{bt: bt, tag: th.group.tag}
 	bt.suspend(nil, func(g *Group) {
 		if timeout > 0 {
 			wt.timer = rt.env.AfterFunc(timeout, func() { rt.eraseFromButex(wt, waiterTimedOut) })
@@ -285,7 +290,7 @@ func (rt *Runtime) onWake(th *thread, bt *Bthread, into *Group, requested, unsig
 // once (exchange) unless nosignal; with nosignal it is queued without a
 // signal, and the caller is expected to call Flush when its batch is done.
 func (b *Butex) Wake(c Caller, nosignal bool) int {
-	th, cur := callerOf(c, "Butex.Wake")
+	th, cur := b.rt.callerOf(c, "Butex.Wake")
 	wt := b.popWaiter()
 	if wt == nil {
 		return 0
@@ -310,7 +315,7 @@ func (b *Butex) WakeN(c Caller, n int, nosignal bool) int {
 	if n < 0 {
 		panic(fmt.Sprintf("butex: WakeN(n=%d): n must be >= 0 (0 wakes every waiter)", n))
 	}
-	th, cur := callerOf(c, "Butex.WakeN")
+	th, cur := b.rt.callerOf(c, "Butex.WakeN")
 	var bts, pts []*waiter
 	for i := 0; (n == 0 || i < n) && len(b.waiters) > 0; i++ {
 		wt := b.popWaiter()
@@ -400,7 +405,7 @@ func (b *Butex) wakeExcept(th *thread) {
 // pthread it flushes the remote count of the group in the pthread's
 // tls_task_group_nosignal and forgets that group.
 func (rt *Runtime) Flush(c Caller) {
-	th, _ := callerOf(c, "Flush")
+	th, _ := rt.callerOf(c, "Flush")
 	if g := th.group; g != nil {
 		g.flushNosignalTasks(th)
 		return

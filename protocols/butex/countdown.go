@@ -39,7 +39,7 @@ func (e *CountdownEvent) Signal(c Caller, sig int, flush bool) error {
 	if sig < 1 {
 		return fmt.Errorf("butex: CountdownEvent.Signal(sig=%d): sig must be >= 1", sig)
 	}
-	callerOf(c, "CountdownEvent.Signal")
+	e.rt.callerOf(c, "CountdownEvent.Signal")
 	prev := e.b.value
 	e.b.value -= sig
 	if prev > sig {
@@ -77,7 +77,7 @@ func (e *CountdownEvent) Wait(c Caller, timeout time.Duration) error {
 	if timeout < 0 {
 		return fmt.Errorf("butex: CountdownEvent.Wait: timeout %v is negative (0 means none)", timeout)
 	}
-	callerOf(c, "CountdownEvent.Wait")
+	e.rt.callerOf(c, "CountdownEvent.Wait")
 	deadline := e.rt.env.Now().Add(timeout)
 	for {
 		seen := e.b.value

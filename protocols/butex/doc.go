@@ -56,7 +56,9 @@
 // cross-tag batched wake therefore queues the waiter on another tag's
 // group without a signal that any flush will ever send (a lost wakeup when
 // that tag is idle), and later same-tag wakes from the same worker follow
-// it there (a bthread then runs on a worker of the wrong tag). Fixed is
+// it there (a bthread then runs on a worker of the wrong tag, and since a
+// butex waiter records the tag of the worker it waits from, as brpc's
+// ButexBthreadWaiter::tag does, it stays in that tag). Fixed is
 // #2778 (brpc 1.11): check_nosignal keeps a wake unsignalled only when the
 // waiter's tag is the calling worker's, so cross-tag and pthread wakes
 // signal at once. The difference is two small functions, getTaskGroup and

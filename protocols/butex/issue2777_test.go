@@ -15,10 +15,14 @@ type script2777 struct {
 	queued1         int
 	pendingRemote1  int // unsignalled remote count on tag 1's groups
 	// After B1' batched-woke B3 (tag 0) and flushed (step 7).
-	b3Done bool
+	b3Woken bool
 	// Where each bthread ran (the tag of the worker), in the end.
-	b2RanOn, b3RanOn butex.Tag
-	b3Misrouted      bool
+	b2RanOn     butex.Tag
+	b3Misrouted bool
+	// The tags of the workers B3 ran on, each time one resumed it: after
+	// its start, after the wake of step 7, after a later signalling wake
+	// from a pthread, after a bthread_usleep.
+	b3Runs []butex.Tag
 }
 
 // run2777 scripts shared/reference/seed-bugs.md section 5: tag 0 has one
@@ -35,6 +39,9 @@ type script2777 struct {
 //  7. B1' (tag 0, on P1) wakes B3 (tag 0) with nosignal: P1's
 //     tls_task_group_nosignal sends it to G2x too. A tag-1 start then
 //     wakes a tag-1 worker, which runs B2 and B3: B3 on a tag-1 worker.
+//  8. B3 waits on butex d: its waiter records the tag of the worker it
+//     waits from (ButexBthreadWaiter::tag = g->tag()), so a signalling
+//     wake from a pthread and a bthread_usleep bring it back to tag 1.
 func run2777(t *testing.T, seed uint64, v butex.Variant) script2777 {
 	var s script2777
 	opts := options(v, 1, 2)
@@ -43,7 +50,7 @@ func run2777(t *testing.T, seed uint64, v butex.Variant) script2777 {
 		case "B2":
 			s.b2RanOn = g.Tag()
 		case "B3":
-			s.b3RanOn = g.Tag()
+			s.b3Runs = append(s.b3Runs, g.Tag())
 		}
 	}
 	opts.Hooks.OnWake = func(wk butex.Wake) {
@@ -60,8 +67,14 @@ func run2777(t *testing.T, seed uint64, v butex.Variant) script2777 {
 				}
 			}
 		}
+		d := e.rt.NewButex(0)
 		b2 := e.start(1, "B2", waitOn(b))
-		b3 := e.start(0, "B3", waitOn(c))
+		b3 := e.start(0, "B3", func(bt *butex.Bthread) {
+			waitOn(c)(bt)
+			s.b3Woken = true
+			waitOn(d)(bt)
+			bt.Usleep(time.Millisecond)
+		})
 		e.w.Sleep(time.Millisecond)
 		assert.Equal(t, 2, e.rt.Parked(1), "step 2: tag 1 is idle")
 		assert.Equal(t, 1, b.Waiters())
@@ -86,11 +99,17 @@ func run2777(t *testing.T, seed uint64, v butex.Variant) script2777 {
 		})
 		e.join(b1b)
 		e.w.Sleep(10 * time.Millisecond)
-		s.b3Done = b3.Done()
+		wokenAfterFlush := s.b3Woken
 
 		// Unrelated tag-1 work: its start signals tag 1.
 		e.join(e.start(1, "B4", func(*butex.Bthread) {}))
-		e.join(b2, b3)
+		e.join(b2)
+		e.w.Sleep(time.Millisecond)
+		assert.Equal(t, 1, d.Waiters(), "step 8: B3 waits on d")
+		d.Store(1)
+		assert.Equal(t, 1, d.Wake(e.main, false))
+		e.join(b3)
+		s.b3Woken = wokenAfterFlush
 	})
 	return s
 }
@@ -108,9 +127,10 @@ func TestIssue2777BuggyLosesWakeupAndBreaksTagIsolation(t *testing.T) {
 		// 1, is lost as well, and runs on a tag-1 worker once B4 wakes
 		// one.
 		assert.True(t, s.b3Misrouted, "seed %d", seed)
-		assert.False(t, s.b3Done, "seed %d: B3 must not run before tag 1 wakes", seed)
+		assert.False(t, s.b3Woken, "seed %d: B3 must not run before tag 1 wakes", seed)
 		assert.Equal(t, butex.Tag(1), s.b2RanOn, "seed %d", seed)
-		assert.Equal(t, butex.Tag(1), s.b3RanOn, "seed %d: B3 (tag 0) runs on a tag-1 worker", seed)
+		// B3 (tag 0) runs on a tag-1 worker, and stays in tag 1 (step 8).
+		assert.Equal(t, []butex.Tag{0, 1, 1, 1}, s.b3Runs, "seed %d", seed)
 	}
 }
 
@@ -122,8 +142,8 @@ func TestIssue2777FixedSignalsAcrossTags(t *testing.T) {
 		assert.Zero(t, s.queued1, "seed %d", seed)
 		assert.Zero(t, s.pendingRemote1, "seed %d", seed)
 		assert.False(t, s.b3Misrouted, "seed %d", seed)
-		assert.True(t, s.b3Done, "seed %d", seed)
+		assert.True(t, s.b3Woken, "seed %d", seed)
 		assert.Equal(t, butex.Tag(1), s.b2RanOn, "seed %d", seed)
-		assert.Equal(t, butex.Tag(0), s.b3RanOn, "seed %d", seed)
+		assert.Equal(t, []butex.Tag{0, 0, 0, 0}, s.b3Runs, "seed %d", seed)
 	}
 }

@@ -31,7 +31,7 @@ func (m *Mutex) Contenders() int { return m.contenders }
 
 // Lock is bthread_mutex_lock.
 func (m *Mutex) Lock(c Caller) {
-	callerOf(c, "Mutex.Lock")
+	m.b.rt.callerOf(c, "Mutex.Lock")
 	m.contenders++
 	defer func() { m.contenders-- }()
 	// The exchange on the locked byte races with other lockers and
@@ -56,7 +56,7 @@ func (m *Mutex) Lock(c Caller) {
 
 // TryLock is bthread_mutex_trylock.
 func (m *Mutex) TryLock(c Caller) bool {
-	callerOf(c, "Mutex.TryLock")
+	m.b.rt.callerOf(c, "Mutex.TryLock")
 	if m.b.value&mutexLocked != 0 {
 		return false
 	}
@@ -66,7 +66,7 @@ func (m *Mutex) TryLock(c Caller) bool {
 
 // Unlock is bthread_mutex_unlock. It panics if the mutex is not locked.
 func (m *Mutex) Unlock(c Caller) {
-	callerOf(c, "Mutex.Unlock")
+	m.b.rt.callerOf(c, "Mutex.Unlock")
 	prev := m.b.value
 	if prev&mutexLocked == 0 {
 		panic("butex: Mutex.Unlock of an unlocked mutex")

@@ -36,6 +36,10 @@ func ParseVariant(s string) (Variant, error) {
 // Tag names a worker pool (bthread_tag_t). Tags are 0..len(Options.Workers)-1.
 type Tag int
 
+// TagInvalid is BTHREAD_TAG_INVALID: a bthread started with it takes the
+// caller's tag (see Runtime.Start).
+const TagInvalid Tag = -1
+
 // Defaults (brpc's flags and constants).
 const (
 	// DefaultParkingLots is PARKING_LOT_NUM: parking lots per tag.

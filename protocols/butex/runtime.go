@@ -30,6 +30,10 @@ type Runtime struct {
 	// timer is the TimerThread's thread state: butex timeouts and
 	// bthread_usleep wake-ups run as it (a non-worker pthread).
 	timer *thread
+	// pthreads are the thread states of the Pthread handles, whose
+	// bthread_flush sends the signals their nosignal wakes left pending
+	// (Stalled counts those as pending).
+	pthreads []*thread
 
 	nextID int
 	live   int
@@ -160,13 +164,28 @@ func (rt *Runtime) Parked(tag Tag) int { return rt.tagOf(tag, "Parked").parked }
 // one of its groups, every one of its workers is parked, and no signal is
 // pending for it. A parked worker is woken only by a signal to its tag,
 // and a signal to a tag with a parked worker wakes one at once, so the
-// only signals that can be pending are those a wake call in progress owes
-// the tag (it queued bthreads without a signal and flushes them before it
-// returns; the caller may be descheduled in between). Otherwise the queued
-// bthread waits until some unrelated signal reaches the tag.
+// only signals that can be pending are those someone owes the tag: a wake
+// call in progress that queued bthreads without a signal and flushes them
+// before it returns, or a pthread whose nosignal wakes went to a group of
+// the tag (tls_task_group_nosignal) and whose bthread_flush will signal
+// that group's remote count (the caller may be descheduled in between).
+// A worker's own flush signals only its own group's local count, which
+// never leaves its tag stalled (the worker is running). Otherwise the
+// queued bthread waits until some unrelated signal reaches the tag.
 func (rt *Runtime) Stalled(tag Tag) bool {
 	tc := rt.tagOf(tag, "Stalled")
-	return tc.queued > 0 && tc.parked == len(tc.groups) && tc.flushing == 0
+	return tc.queued > 0 && tc.parked == len(tc.groups) && tc.flushing == 0 && !rt.flushOwed(tag)
+}
+
+// flushOwed reports whether some pthread's bthread_flush will signal
+// remote nosignal tasks on a group of tag.
+func (rt *Runtime) flushOwed(tag Tag) bool {
+	for _, th := range rt.pthreads {
+		if g := th.nosignal; g != nil && g.tag == tag && g.remoteNumNosignal > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Live returns how many bthreads have started and not finished.
@@ -184,7 +203,7 @@ func (rt *Runtime) tagOf(tag Tag, op string) *tagControl {
 
 func (rt *Runtime) checkTag(tag Tag) error {
 	if tag < 0 || int(tag) >= len(rt.tags) {
-		return fmt.Errorf("butex: tag %d is invalid: the runtime has tags 0..%d", tag, len(rt.tags)-1)
+		return fmt.Errorf("butex: tag %d is invalid: the runtime has tags 0..%d (and TagInvalid, -1, for the caller's tag)", tag, len(rt.tags)-1)
 	}
 	return nil
 }

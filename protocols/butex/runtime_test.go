@@ -173,6 +173,7 @@ func TestFlushOnWorkerAndOnPthread(t *testing.T) {
 	for _, v := range []butex.Variant{butex.Buggy, butex.Fixed} {
 		t.Run("pthread/"+v.String(), func(t *testing.T) {
 			var pendingAfterWake, pendingAfterFlush, pendingAfterSecond int
+			var parkedQueuedStalled []any
 			mustPass(t, 13, options(v, 2), func(e env) {
 				b := e.rt.NewButex(0)
 				var order []int
@@ -187,6 +188,10 @@ func TestFlushOnWorkerAndOnPthread(t *testing.T) {
 				b.Wake(e.main, true)
 				b.Wake(e.main, true)
 				pendingAfterWake = remote()
+				// Tag 0 is parked with both bthreads queued, but the
+				// signal is owed by this pthread's bthread_flush: not a
+				// lost wakeup.
+				parkedQueuedStalled = []any{e.rt.Parked(0), e.rt.Queued(0), e.rt.Stalled(0)}
 				e.rt.Flush(e.main)
 				pendingAfterFlush = remote()
 				e.rt.Flush(e.main) // the group was forgotten: nothing to do
@@ -195,6 +200,7 @@ func TestFlushOnWorkerAndOnPthread(t *testing.T) {
 			})
 			if v == butex.Buggy {
 				assert.Equal(t, 2, pendingAfterWake, "both wakes batched on one remembered group")
+				assert.Equal(t, []any{2, 2, false}, parkedQueuedStalled)
 			} else {
 				assert.Zero(t, pendingAfterWake, "#2778: pthread wakes signal at once")
 			}
