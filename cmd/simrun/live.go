@@ -51,7 +51,7 @@ task ended), 1 a property failed (or a task panicked or outlived the run),
 already in use and no loopback address available.`)
 	variant := fs.String("variant", "fixed", "the protocol variant `V` (priority and gossip-smoke also run buggy live: a real run seldom hits the race)")
 	nodes := fs.Int("nodes", 0, "number of nodes `N` (default: the scenario's)")
-	duration := fs.Duration("duration", 0, "how long the workload runs, `D` (default: the scenario's)")
+	duration := fs.Duration("duration", 0, "how long the workload runs, `D` (default: the scenario's; pickfirst repeats its restart cycle while D allows, priority takes D as the time limit of each phase and ends when they are done)")
 	seed := fs.Uint64("seed", 0, "seed `N` of the random streams")
 	prefix := fs.String("prefix", osnet.DefaultPrefix.String(), "loopback `PREFIX` the nodes' addresses come from, in order")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object instead of events and a table")

@@ -27,11 +27,14 @@ func (r *Runtime) Sleep(d time.Duration) {
 	time.Sleep(d)
 }
 
-// NewTimer is time.NewTimer. NB: the Go 1.23 semantics sim.Env promises
-// (Stop and Reset discard a stale value, the channel has capacity 0) are
-// package time's when the main module says go 1.23 or later, as this one
-// does; an older main module gets the old asynchronous timer channels
-// (GODEBUG asynctimerchan=1).
+// NewTimer is time.NewTimer, with the Go 1.23 semantics sim.Env promises:
+// Stop and Reset report a fired but unreceived value as pending and
+// discard it, so no stale value is received after they return. Package
+// time gives them when the main module says go 1.23 or later, as this one
+// does; where it does not (an older main module, or GODEBUG
+// asynctimerchan=1) its channels are the old buffered ones, and Stop and
+// Reset drain them to keep the guarantee. NB: only the capacity the
+// channel reports (1 instead of 0) then differs.
 func (r *Runtime) NewTimer(d time.Duration) sim.Timer {
 	t := time.NewTimer(d)
 	return &timer{t: t, c: sim.NativeRecvChan(t.C)}
@@ -56,9 +59,35 @@ type timer struct {
 	c sim.Chan[time.Time] // nil for AfterFunc
 }
 
-func (t *timer) C() sim.Chan[time.Time]     { return t.c }
-func (t *timer) Stop() bool                 { return t.t.Stop() }
-func (t *timer) Reset(d time.Duration) bool { return t.t.Reset(d) }
+func (t *timer) C() sim.Chan[time.Time] { return t.c }
+
+// Stop stops the timer; true if it was pending, which includes a value
+// that was sent but not received (it is discarded).
+func (t *timer) Stop() bool {
+	if t.t.Stop() {
+		return true
+	}
+	return t.c != nil && drain(t.t.C)
+}
+
+// Reset stops the timer as Stop does and restarts it for d.
+func (t *timer) Reset(d time.Duration) bool {
+	pending := t.Stop()
+	t.t.Reset(d)
+	return pending
+}
+
+// drain discards a value waiting in c. With Go 1.23 timer channels there
+// is never one once Stop has returned; with the old buffered ones there can
+// be one.
+func drain(c <-chan time.Time) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
 
 type ticker struct {
 	t *time.Ticker
@@ -66,8 +95,23 @@ type ticker struct {
 }
 
 func (t *ticker) C() sim.Chan[time.Time] { return t.c }
-func (t *ticker) Stop()                  { t.t.Stop() }
-func (t *ticker) Reset(d time.Duration)  { t.t.Reset(d) }
+
+// Stop stops the ticker; no tick sent before is received after it.
+func (t *ticker) Stop() {
+	t.t.Stop()
+	drain(t.t.C)
+}
+
+// Reset stops the ticker, discarding a tick not yet received, and restarts
+// it with period d.
+func (t *ticker) Reset(d time.Duration) {
+	if d <= 0 {
+		panic("non-positive interval for Ticker.Reset") // package time's (and the World's) panic, before any change
+	}
+	t.t.Stop()
+	drain(t.t.C)
+	t.t.Reset(d)
+}
 
 // Background returns a context that is never cancelled.
 func (r *Runtime) Background() sim.Context { return osCtx{context.Background()} }

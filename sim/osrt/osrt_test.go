@@ -101,17 +101,10 @@ func TestChannelsSelectTimersAndContexts(t *testing.T) {
 // Stop, and no stale value is received after Stop or Reset.
 func TestTimerSemantics(t *testing.T) {
 	onBoth(t, func(t *testing.T, env sim.Env) {
-		tm := env.NewTimer(time.Millisecond)
-		env.Sleep(20 * time.Millisecond)
-		assert.True(t, tm.Stop(), "the fired value was never received: Stop stops it")
-		_, _, ready := tm.C().TryRecv()
-		assert.False(t, ready, "no stale value after Stop")
+		tm := env.NewTimer(time.Hour)
 		assert.Equal(t, 0, tm.C().Cap())
-
-		assert.False(t, tm.Reset(time.Millisecond), "Reset of a stopped timer")
-		at := tm.C().Recv()
-		assert.False(t, at.IsZero())
-		assert.False(t, tm.Stop(), "fired and received")
+		tm.Stop()
+		checkStopReset(t, env)
 
 		ran := sim.NewChan[bool](env, 1)
 		af := env.AfterFunc(time.Millisecond, func() { ran.Send(true) })
@@ -121,6 +114,54 @@ func TestTimerSemantics(t *testing.T) {
 		stopped := env.AfterFunc(time.Hour, func() { t.Error("a stopped AfterFunc ran") })
 		assert.True(t, stopped.Stop())
 	})
+}
+
+// checkStopReset checks that Stop and Reset treat a fired but unreceived
+// value as pending and discard it, for timers and tickers. The sleeps let
+// the timers fire; if the machine is too slow for that, the timers are
+// still pending and the checks hold all the same.
+func checkStopReset(t *testing.T, env sim.Env) {
+	tm := env.NewTimer(time.Millisecond)
+	env.Sleep(20 * time.Millisecond)
+	assert.True(t, tm.Stop(), "the fired value was never received: Stop stops it")
+	_, _, ready := tm.C().TryRecv()
+	assert.False(t, ready, "no stale value after Stop")
+
+	assert.False(t, tm.Reset(time.Millisecond), "Reset of a stopped timer")
+	at := tm.C().Recv()
+	assert.False(t, at.IsZero())
+	assert.False(t, tm.Stop(), "fired and received")
+
+	// Reset of a timer whose value was not received: pending, and the
+	// next value received is the new one, not the stale one.
+	tm.Reset(time.Millisecond)
+	env.Sleep(20 * time.Millisecond)
+	resetAt := env.Now()
+	assert.True(t, tm.Reset(time.Millisecond), "the fired value was never received: Reset reports it pending")
+	at = tm.C().Recv()
+	assert.False(t, at.Before(resetAt), "the value is the reset timer's (%v), not the stale one (before %v)", at, resetAt)
+
+	// A ticker's tick not received before Stop is not received after.
+	tk := env.NewTicker(time.Millisecond)
+	env.Sleep(20 * time.Millisecond)
+	tk.Stop()
+	_, _, ready = tk.C().TryRecv()
+	assert.False(t, ready, "no stale tick after Ticker.Stop")
+	assert.PanicsWithValue(t, "non-positive interval for Ticker.Reset", func() { tk.Reset(0) })
+}
+
+// TestTimerSemanticsWithAsyncTimerChan: Stop and Reset keep their Go 1.23
+// guarantees on the OS runtime where package time's timer channels are the
+// old buffered ones (GODEBUG=asynctimerchan=1, or a main module older than
+// go 1.23).
+func TestTimerSemanticsWithAsyncTimerChan(t *testing.T) {
+	t.Setenv("GODEBUG", "asynctimerchan=1")
+	probe := time.NewTimer(time.Hour)
+	defer probe.Stop()
+	require.Equal(t, 1, cap(probe.C), "the setting applies to timers made from now on")
+	rt := osrt.New(osrt.Options{})
+	require.NoError(t, rt.Run(func() { checkStopReset(t, rt) }))
+	require.NoError(t, rt.Wait(5*time.Second))
 }
 
 func TestSyncPrimitives(t *testing.T) {
@@ -194,6 +235,8 @@ func TestPanicsAreRecordedWithOnPanic(t *testing.T) {
 	err := rt.Run(func() { panic(errors.New("main failed")) })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `task "main" panicked: main failed`)
+	assert.Len(t, rt.Panics(), 2, "when Run returns, main's panic is recorded")
+	assert.Empty(t, rt.Tasks(), "and main has ended")
 	require.NoError(t, rt.Wait(5*time.Second))
 	ps := rt.Panics()
 	require.Len(t, ps, 2)

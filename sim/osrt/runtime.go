@@ -92,21 +92,28 @@ func (r *Runtime) Go(name string, fn func()) {
 
 // Run runs fn as the task "main" and waits for it to return. It returns an
 // error if fn panicked and OnPanic is set (without OnPanic the panic
-// crashes the process). Tasks fn started may still run: see Wait.
+// crashes the process); the panic is then in Panics and OnPanic has
+// returned. Tasks fn started may still run: see Wait.
 func (r *Runtime) Run(fn func()) error {
+	if fn == nil {
+		panic("osrt: Run(nil): main function is nil")
+	}
 	var pv *TaskPanic
 	done := make(chan struct{})
-	r.Go("main", func() {
-		defer close(done)
-		defer func() {
-			if v := recover(); v != nil {
-				p := TaskPanic{Task: "main", Value: v, Stack: string(debug.Stack())}
-				pv = &p
-				panic(v) // runTask records it and applies OnPanic
-			}
-		}()
-		fn()
-	})
+	id := r.addTask("main")
+	go func() {
+		defer close(done) // after runTask has recorded a panic
+		r.runTask(id, "main", func() {
+			defer func() {
+				if v := recover(); v != nil {
+					p := TaskPanic{Task: "main", Value: v, Stack: string(debug.Stack())}
+					pv = &p
+					panic(v) // runTask records it and applies OnPanic
+				}
+			}()
+			fn()
+		})
+	}()
 	<-done
 	if pv != nil {
 		return fmt.Errorf("osrt: %v", pv)
