@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,7 +160,7 @@ func liveOnce(t *testing.T, m *scenarios.LiveMode, variant string, seed uint64, 
 		return true, rep.Failed()[0].Property
 	}
 	if err := rt.Wait(time.Second); err != nil {
-		return true, "leak"
+		return true, "leak: " + strings.TrimPrefix(err.Error(), "osrt: ")
 	}
 	return false, ""
 }

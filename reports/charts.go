@@ -114,7 +114,17 @@ func histogramSVG(m MetricDist) string {
 		fmt.Fprintf(&b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s runs</title></rect>`,
 			num(x+1), num(float64(chartH-chartB)-h), num(math.Max(bw-2, 1)), num(h), chartBarColour, esc(label), axisNum(bn.n))
 	}
-	axes(&b, axisNum(lo), axisNum(hi), "0", axisNum(maxN), "value", "runs")
+	if len(bins) > 1 && bins[0].hi == bins[0].lo+1 && integers {
+		// One bar per integer: label the first and last bars' middles, not
+		// the axis ends (which are the bars' edges).
+		axes(&b, "", "", "0", axisNum(maxN), "value", "runs")
+		for _, i := range []int{0, len(bins) - 1} {
+			fmt.Fprintf(&b, `<text x="%s" y="%d" text-anchor="middle" fill="#475569">%s</text>`,
+				num(float64(chartL)+(float64(i)+0.5)*bw), chartH-chartB+14, esc(axisNum(bins[i].lo)))
+		}
+	} else {
+		axes(&b, axisNum(lo), axisNum(hi), "0", axisNum(maxN), "value", "runs")
+	}
 	b.WriteString("</svg>")
 	return b.String()
 }

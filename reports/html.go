@@ -95,8 +95,10 @@ func RunHTML(r *Run, d Diagram) string {
 	p.f("<h1>%s %s</h1>\n", esc(r.Title()), badge)
 	p.f("<p>Scenario <b>%s</b>, variant <b>%s</b>, seed <b>%d</b>, strategy <code>%s</code>.</p>\n",
 		esc(r.Scenario), esc(r.Variant), r.Seed, esc(r.Strategy))
-	p.table([]string{"fingerprint", "steps", "virtual time", "wall time", "events"}, []bool{false, true, true, true, true},
-		[][]string{{scenario.Fingerprint(res.Fingerprint), Count(int(res.Steps)), res.Elapsed.String(), r.Wall.Round(1000).String(), Count(len(r.Events))}})
+	// No wall time: the page is a function of the run alone, so the same
+	// run gives the same bytes (simrun prints the wall time).
+	p.table([]string{"fingerprint", "steps", "virtual time", "events"}, []bool{false, true, true, true},
+		[][]string{{scenario.Fingerprint(res.Fingerprint), Count(int(res.Steps)), res.Elapsed.String(), Count(len(r.Events))}})
 
 	p.WriteString("<h2>Parameters</h2>\n")
 	if len(r.Params) == 0 {
@@ -145,7 +147,11 @@ func RunHTML(r *Run, d Diagram) string {
 	p.f("<h2>Replay</h2>\n<pre>%s</pre>\n", esc(r.Replay))
 
 	p.WriteString("<h2>Space-time diagram</h2>\n")
-	p.f("<p class=\"note\">%s</p>\n", esc(d.Note()))
+	p.f("<p class=\"note\">%s", esc(d.Note()))
+	if d.Failure {
+		p.WriteString(` <a href="#failure">Go to the failure.</a>`)
+	}
+	p.WriteString("</p>\n")
 	p.WriteString(legendHTML)
 	p.WriteString("<div class=\"diagram\">\n")
 	p.WriteString(d.SVG)
@@ -193,10 +199,15 @@ func RunHTML(r *Run, d Diagram) string {
 		p.WriteString("</details>\n")
 		if len(links) > 0 {
 			var rows [][]string
-			for _, l := range links {
+			shown := busiest(links, maxLinkRows)
+			for _, l := range shown {
 				rows = append(rows, []string{l.from + " → " + l.to, Count(l.sent), Count(l.delivered), Count(l.dup), l.dropSummary()})
 			}
-			details(fmt.Sprintf("Links (%d)", len(rows)), len(rows))
+			summary := fmt.Sprintf("Links (%d)", len(links))
+			if len(shown) < len(links) {
+				summary = fmt.Sprintf("Links (%s; the %d busiest shown, the -trace file has every packet)", Count(len(links)), len(shown))
+			}
+			details(summary, len(rows))
 			p.table([]string{"link", "sent", "delivered", "duplicated", "dropped"}, []bool{false, true, true, true, false}, rows)
 			p.WriteString("</details>\n")
 		}
@@ -295,6 +306,37 @@ func linkCounts(r *Run) []linkCount {
 	slices.SortFunc(out, func(a, b linkCount) int {
 		return cmp.Or(cmp.Compare(a.firstIdxFrom, b.firstIdxFrom), cmp.Compare(a.firstTo, b.firstTo))
 	})
+	return out
+}
+
+// maxLinkRows bounds the page's table of links: a run of hundreds of hosts
+// has thousands of them, which would make the page megabytes of table.
+const maxLinkRows = 200
+
+// busiest returns the n links that carried the most packets (all of them if
+// there are no more than n), in their original order.
+func busiest(links []linkCount, n int) []linkCount {
+	if len(links) <= n {
+		return links
+	}
+	idx := make([]int, len(links))
+	for i := range idx {
+		idx[i] = i
+	}
+	traffic := func(l linkCount) int {
+		t := l.sent + l.delivered + l.dup
+		for _, d := range l.dropped {
+			t += d
+		}
+		return t
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(traffic(links[b]), traffic(links[a])) })
+	idx = idx[:n]
+	slices.Sort(idx)
+	out := make([]linkCount, n)
+	for i, j := range idx {
+		out[i] = links[j]
+	}
 	return out
 }
 

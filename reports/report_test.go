@@ -7,11 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +146,7 @@ func golden(t *testing.T, name string, got []byte) {
 				t.Fatalf("%s differs at line %d (rerun with -update if the change is intended):\nwant: %s\ngot:  %s", path, i+1, w, g)
 			}
 		}
+		t.Fatalf("%s differs (%d bytes, got %d; rerun with -update if the change is intended)", path, len(want), len(got))
 	}
 }
 
@@ -235,68 +238,258 @@ type chromeTrace struct {
 	OtherData   map[string]any   `json:"otherData"`
 }
 
-// validateTraceEvents checks a Chrome trace-event file: required fields,
-// known phases, timestamps that never go back on a track, complete events
-// with a duration, flow starts and ends paired (start first).
+// validateTraceEvents checks a Chrome trace-event file (checkTraceEvents)
+// and returns it parsed.
 func validateTraceEvents(t *testing.T, data []byte) chromeTrace {
 	t.Helper()
+	tr, err := checkTraceEvents(data)
+	require.NoError(t, err)
+	return tr
+}
+
+// checkTraceEvents checks a Chrome trace-event file against the Trace
+// Event Format as Perfetto and chrome://tracing read it:
+//
+//   - every event has ph, ts, pid, tid and name, of the right types, and a
+//     known phase; metadata names its process or thread;
+//   - timestamps never go back on a track (pid, tid);
+//   - a complete event (X) has a duration >= 0, and the complete events of
+//     a track nest (one starts after the other ends, or ends inside it);
+//   - an instant's scope, if given, is t, p or g;
+//   - each flow (s, f) has an id, starts once and then ends once, no
+//     earlier; the start binds to the slice enclosing it on its track and
+//     the end has bp "e" and binds to the slice enclosing it on its track.
+func checkTraceEvents(data []byte) (chromeTrace, error) {
 	var tr chromeTrace
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	require.NoError(t, dec.Decode(&tr))
-	require.NotEmpty(t, tr.TraceEvents)
-	type track struct{ pid, tid int64 }
-	last := map[track]float64{}
-	type flow struct {
-		id         string
-		start, end int
-		ts         float64
+	if err := dec.Decode(&tr); err != nil {
+		return tr, fmt.Errorf("not trace-event JSON: %v", err)
 	}
+	if len(tr.TraceEvents) == 0 {
+		return tr, fmt.Errorf("no traceEvents")
+	}
+	type track struct{ pid, tid int64 }
+	type slice struct{ start, end int64 }
+	last := map[track]int64{}
+	open := map[track][]slice{} // the stack of enclosing slices
+	enclosed := func(tk track, at int64) bool {
+		for _, sl := range open[tk] {
+			if sl.start <= at && at <= sl.end {
+				return true
+			}
+		}
+		return false
+	}
+	type flow struct{ start, end int }
 	flows := map[string]*flow{}
+	var order []string
+	// ns parses a timestamp in microseconds (with ns decimals) exactly.
+	ns := func(v any) (int64, bool) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, false
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return 0, false
+		}
+		return int64(math.Round(f * 1000)), true
+	}
+	integer := func(v any) (int64, bool) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, false
+		}
+		i, err := n.Int64()
+		return i, err == nil
+	}
 	for i, e := range tr.TraceEvents {
 		for _, k := range []string{"ph", "ts", "pid", "tid", "name"} {
-			require.Contains(t, e, k, "event %d %v", i, e)
+			if _, ok := e[k]; !ok {
+				return tr, fmt.Errorf("event %d has no %s: %v", i, k, e)
+			}
 		}
-		ph := e["ph"].(string)
-		require.Contains(t, []string{"M", "X", "i", "s", "f"}, ph, "event %d", i)
-		ts, err := e["ts"].(json.Number).Float64()
-		require.NoError(t, err)
-		pid, _ := e["pid"].(json.Number).Int64()
-		tid, _ := e["tid"].(json.Number).Int64()
+		ph, ok1 := e["ph"].(string)
+		name, ok2 := e["name"].(string)
+		ts, ok3 := ns(e["ts"])
+		pid, ok4 := integer(e["pid"])
+		tid, ok5 := integer(e["tid"])
+		if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+			return tr, fmt.Errorf("event %d: ph and name must be strings, ts a number, pid and tid integers: %v", i, e)
+		}
+		if ts < 0 {
+			return tr, fmt.Errorf("event %d: negative ts", i)
+		}
+		if !slices.Contains([]string{"M", "X", "i", "s", "f"}, ph) {
+			return tr, fmt.Errorf("event %d: unknown phase %q", i, ph)
+		}
 		if ph == "M" {
+			args, _ := e["args"].(map[string]any)
+			if (name == "process_name" || name == "thread_name") && args["name"] == nil {
+				return tr, fmt.Errorf("event %d: %s without args.name", i, name)
+			}
 			continue
 		}
 		tk := track{pid, tid}
-		require.GreaterOrEqual(t, ts, last[tk], "event %d goes back in time on its track", i)
+		if prev, ok := last[tk]; ok && ts < prev {
+			return tr, fmt.Errorf("event %d (%s) goes back in time on track %v: %d ns after %d ns", i, name, tk, ts, prev)
+		}
 		last[tk] = ts
+		// Slices that ended before ts no longer enclose anything.
+		st := open[tk]
+		for len(st) > 0 && st[len(st)-1].end < ts {
+			st = st[:len(st)-1]
+		}
+		open[tk] = st
 		switch ph {
 		case "X":
-			dur, err := e["dur"].(json.Number).Float64()
-			require.NoError(t, err, "event %d: X needs dur", i)
-			require.GreaterOrEqual(t, dur, 0.0)
+			dur, ok := ns(e["dur"])
+			if !ok || dur < 0 {
+				return tr, fmt.Errorf("event %d (%s): a complete event needs a duration >= 0", i, name)
+			}
+			for len(st) > 0 && st[len(st)-1].end <= ts {
+				st = st[:len(st)-1] // ended where this one starts: a sibling
+			}
+			if len(st) > 0 && ts+dur > st[len(st)-1].end {
+				return tr, fmt.Errorf("event %d (%s) [%d, %d] overlaps the slice [%d, %d] on track %v without nesting in it",
+					i, name, ts, ts+dur, st[len(st)-1].start, st[len(st)-1].end, tk)
+			}
+			open[tk] = append(st, slice{ts, ts + dur})
+		case "i":
+			if sc, ok := e["s"]; ok && !slices.Contains([]any{"t", "p", "g"}, sc) {
+				return tr, fmt.Errorf("event %d: instant scope %v", i, sc)
+			}
 		case "s", "f":
-			id := fmt.Sprint(e["id"]) + "/" + e["cat"].(string) + "/" + e["name"].(string)
+			if e["id"] == nil {
+				return tr, fmt.Errorf("event %d: a flow event without id", i)
+			}
+			cat, _ := e["cat"].(string)
+			id := fmt.Sprint(e["id"]) + "/" + cat + "/" + name
 			fl := flows[id]
 			if fl == nil {
-				fl = &flow{id: id}
+				fl = &flow{}
 				flows[id] = fl
+				order = append(order, id)
+			}
+			if !enclosed(tk, ts) {
+				return tr, fmt.Errorf("event %d: flow %s %s at %d ns has no enclosing slice on track %v to bind to", i, ph, id, ts, tk)
 			}
 			if ph == "s" {
 				fl.start++
-				fl.ts = ts
+				if fl.start > 1 {
+					return tr, fmt.Errorf("flow %s starts twice", id)
+				}
 			} else {
-				require.Equal(t, "e", e["bp"], "a flow end binds to its enclosing slice")
-				require.Equal(t, 1, fl.start, "flow %s ends before it starts", id)
-				require.GreaterOrEqual(t, ts, fl.ts)
+				if e["bp"] != "e" {
+					return tr, fmt.Errorf("event %d: flow end %s must bind to its enclosing slice (bp \"e\"), has bp %v", i, id, e["bp"])
+				}
+				if fl.start != 1 {
+					return tr, fmt.Errorf("flow %s ends before it starts", id)
+				}
 				fl.end++
+				if fl.end > 1 {
+					return tr, fmt.Errorf("flow %s ends twice", id)
+				}
 			}
 		}
 	}
-	for id, fl := range flows {
-		require.Equal(t, 1, fl.start, "flow %s", id)
-		require.Equal(t, 1, fl.end, "flow %s is not paired", id)
+	for _, id := range order {
+		if fl := flows[id]; fl.start != 1 || fl.end != 1 {
+			return tr, fmt.Errorf("flow %s: %d starts, %d ends", id, fl.start, fl.end)
+		}
 	}
-	return tr
+	return tr, nil
+}
+
+// The validator fails on broken files: each of these breaks one rule of a
+// good trace.
+func TestPerfettoValidatorRejectsBrokenTraces(t *testing.T) {
+	run, _ := record(t, "zz-reports-ping", "buggy", 1)
+	var b bytes.Buffer
+	require.NoError(t, reports.WritePerfetto(&b, run))
+	good := b.Bytes()
+	_, err := checkTraceEvents(good)
+	require.NoError(t, err)
+
+	find := func(evs []map[string]any, ph string) int {
+		for i, e := range evs {
+			if e["ph"] == ph {
+				return i
+			}
+		}
+		t.Fatalf("no %s event", ph)
+		return -1
+	}
+	for _, c := range []struct {
+		name   string
+		break_ func(evs []map[string]any) []map[string]any
+		want   string
+	}{
+		{"no pid", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "X")], "pid"); return evs }, "has no pid"},
+		{"no ts", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "i")], "ts"); return evs }, "has no ts"},
+		{"no name", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "s")], "name"); return evs }, "has no name"},
+		{"no ph", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "f")], "ph"); return evs }, "has no ph"},
+		{"string tid", func(evs []map[string]any) []map[string]any { evs[find(evs, "X")]["tid"] = "1"; return evs }, "integers"},
+		{"unknown phase", func(evs []map[string]any) []map[string]any { evs[find(evs, "i")]["ph"] = "Q"; return evs }, "unknown phase"},
+		{"X without dur", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "X")], "dur"); return evs }, "duration"},
+		{"time goes back", func(evs []map[string]any) []map[string]any {
+			// The last event of some track, moved before its predecessor.
+			for i := len(evs) - 1; i >= 0; i-- {
+				if evs[i]["ph"] == "X" && evs[i]["cat"] == "task" {
+					evs[i]["ts"] = json.Number("0")
+					return evs
+				}
+			}
+			return evs
+		}, "back in time"},
+		{"overlapping slices", func(evs []map[string]any) []map[string]any {
+			// A slice made to end inside the next slice of its track.
+			us := func(v any) float64 { f, _ := v.(json.Number).Float64(); return f }
+			for i, a := range evs {
+				for _, b := range evs[i+1:] {
+					if a["ph"] == "X" && b["ph"] == "X" && a["pid"] == b["pid"] && a["tid"] == b["tid"] && us(b["dur"]) >= 0.002 {
+						a["dur"] = json.Number(fmt.Sprintf("%.3f", us(b["ts"])-us(a["ts"])+0.001))
+						return evs
+					}
+				}
+			}
+			t.Fatal("no two slices on one track")
+			return nil
+		}, "without nesting"},
+		{"flow end missing", func(evs []map[string]any) []map[string]any {
+			i := find(evs, "f")
+			return append(evs[:i], evs[i+1:]...)
+		}, "1 starts, 0 ends"},
+		{"flow start missing", func(evs []map[string]any) []map[string]any {
+			i := find(evs, "s")
+			return append(evs[:i], evs[i+1:]...)
+		}, "ends before it starts"},
+		{"flow end without bp", func(evs []map[string]any) []map[string]any { delete(evs[find(evs, "f")], "bp"); return evs }, "bp"},
+		{"flow ids crossed", func(evs []map[string]any) []map[string]any {
+			evs[find(evs, "f")]["id"] = json.Number("999999")
+			return evs
+		}, "ends before it starts"},
+		{"flow start outside any slice", func(evs []map[string]any) []map[string]any {
+			i := find(evs, "s")
+			evs[i]["tid"] = json.Number("77") // a track with no slice
+			return evs
+		}, "no enclosing slice"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tr struct {
+				TraceEvents []map[string]any `json:"traceEvents"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(good))
+			dec.UseNumber()
+			require.NoError(t, dec.Decode(&tr))
+			broken, err := json.Marshal(map[string]any{"traceEvents": c.break_(tr.TraceEvents)})
+			require.NoError(t, err)
+			_, err = checkTraceEvents(broken)
+			require.Error(t, err, "the validator accepted a trace with %s", c.name)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
 }
 
 func TestPerfettoGoldenAndValid(t *testing.T) {
@@ -478,23 +671,94 @@ func TestLongRunsAreWindowedAroundTheFailure(t *testing.T) {
 	assert.Positive(t, d.FoldedHosts)
 	assert.Contains(t, d.Lanes[len(d.Lanes)-1], "other hosts")
 	assert.LessOrEqual(t, len(d.Lanes), 40)
+
+	// A long run of a hundred hosts with the defaults: hundreds of
+	// thousands of events, thousands of links; the page stays small.
+	require.Greater(t, len(swarm.Events), 100_000)
+	var b bytes.Buffer
+	d, err := reports.WriteRunHTML(&b, swarm, reports.DiagramOptions{})
+	require.NoError(t, err)
+	assert.True(t, d.Windowed)
+	assert.Equal(t, 600, d.Shown)
+	assert.LessOrEqual(t, len(d.Lanes), 40)
+	assert.Less(t, b.Len(), 500_000, "the page stays a few hundred kilobytes")
+	assert.Contains(t, b.String(), "busiest shown", "the links table is bounded")
+	parseXML(t, b.String())
 }
 
-// noExternal asserts a page fetches nothing: no script, no stylesheet or
-// font link, no src or href outside the page.
+// noExternal asserts a page fetches nothing (externalRefs finds nothing).
 func noExternal(t *testing.T, page string, els []xml.StartElement) {
 	t.Helper()
+	assert.Empty(t, externalRefs(page, els), "the page refers outside itself")
+}
+
+// externalRefs lists what in a page could fetch something: script, link,
+// iframe, object, embed or img elements, a src or href that is not a
+// fragment (or, on a link, a relative page), a url() that is not a fragment, @import, @font-face, and any
+// http(s) URL but the XML namespaces.
+func externalRefs(page string, els []xml.StartElement) []string {
+	var out []string
 	for _, se := range els {
-		assert.NotEqual(t, "script", se.Name.Local)
-		assert.NotEqual(t, "link", se.Name.Local)
+		switch se.Name.Local {
+		case "script", "link", "iframe", "object", "embed", "img", "image", "use", "foreignObject":
+			out = append(out, "element "+se.Name.Local)
+		}
 		for _, a := range se.Attr {
-			if a.Name.Local == "src" || a.Name.Local == "href" {
-				assert.NotRegexp(t, `^(https?:)?//`, a.Value, "external %s", a.Value)
+			if se.Name.Local == "a" && !regexp.MustCompile(`^([a-z]+:)?//`).MatchString(a.Value) {
+				continue // a link to a page beside this one: followed only when clicked
+			}
+			if (a.Name.Local == "src" || a.Name.Local == "href") && !strings.HasPrefix(a.Value, "#") {
+				out = append(out, a.Name.Local+"="+a.Value)
 			}
 		}
 	}
-	assert.NotContains(t, page, "@import")
-	assert.NotContains(t, page, "url(http")
+	for _, m := range regexp.MustCompile(`url\(\s*['"]?([^)'"]*)`).FindAllStringSubmatch(page, -1) {
+		if !strings.HasPrefix(m[1], "#") {
+			out = append(out, m[0])
+		}
+	}
+	for _, el := range []string{"@import", "@font-face", "http://", "https://"} {
+		for _, at := range regexp.MustCompile(regexp.QuoteMeta(el)).FindAllStringIndex(page, -1) {
+			// The XHTML and SVG namespaces name no resource.
+			if strings.HasPrefix(page[max(0, at[0]-7):], `xmlns="http://www.w3.org/`) {
+				continue
+			}
+			out = append(out, page[at[0]:min(len(page), at[1]+30)])
+		}
+	}
+	return out
+}
+
+func TestExternalRefsFindsFetches(t *testing.T) {
+	bad := `<html xmlns="http://www.w3.org/1999/xhtml"><head><style>@import "a.css"; @font-face { font-family: X; src: url(f.woff2); }</style>` +
+		`<link rel="stylesheet" href="s.css"/></head><body><img src="https://example.com/x.png"/><script src="x.js"></script>` +
+		`<a href="#failure">ok</a><a href="other/report.html">ok</a><a href="//example.com/p">bad</a><svg xmlns="http://www.w3.org/2000/svg"><path marker-end="url(#arr)"/><image href="y.png"/></svg></body></html>`
+	got := externalRefs(bad, parseXML(t, bad))
+	for _, want := range []string{"element link", "href=s.css", "element img", "src=https://example.com/x.png", "element script",
+		"src=x.js", "href=//example.com/p", "element image", "href=y.png", "url(f.woff2", "@import", "@font-face", "https://example.com"} {
+		assert.Contains(t, strings.Join(got, "\n"), want)
+	}
+	assert.NotContains(t, strings.Join(got, "\n"), "#failure")
+	assert.NotContains(t, strings.Join(got, "\n"), "#arr")
+	assert.NotContains(t, strings.Join(got, "\n"), "other/report.html")
+	assert.NotContains(t, strings.Join(got, "\n"), "w3.org")
+}
+
+// The same run gives the same bytes in every report.
+func TestRunReportsAreDeterministic(t *testing.T) {
+	render := func() [3][]byte {
+		run, _ := record(t, "gossip-smoke", "buggy", 7)
+		var h, p, tr bytes.Buffer
+		_, err := reports.WriteRunHTML(&h, run, reports.DiagramOptions{})
+		require.NoError(t, err)
+		require.NoError(t, reports.WritePerfetto(&p, run))
+		require.NoError(t, reports.WriteTrace(&tr, run))
+		return [3][]byte{h.Bytes(), p.Bytes(), tr.Bytes()}
+	}
+	a, b := render(), render()
+	for i, name := range []string{"html", "perfetto", "trace"} {
+		assert.True(t, bytes.Equal(a[i], b[i]), "%s differs between two recordings of one run", name)
+	}
 }
 
 func TestRunHTMLIsSelfContained(t *testing.T) {
@@ -517,6 +781,17 @@ func TestRunHTMLIsSelfContained(t *testing.T) {
 		"Parameters", "a → b", "partition", d.Note()} {
 		assert.Contains(t, page, esc(want))
 	}
+	// The page links to the failure in the diagram.
+	require.True(t, d.Failure)
+	assert.Contains(t, page, `<a href="#failure">`)
+	ids := 0
+	for _, se := range els {
+		if attr(se, "id") == "failure" {
+			ids++
+			assert.True(t, hasClass(se, "failure"))
+		}
+	}
+	assert.Equal(t, 1, ids, "one element with id failure")
 }
 
 func esc(s string) string {

@@ -53,6 +53,9 @@ type Diagram struct {
 	// Messages counts the packet arrows drawn; Collapsed the quiet
 	// stretches shortened.
 	Messages, Collapsed int
+	// Failure is set when the failure is among the events shown: the SVG
+	// marks it with id "failure".
+	Failure bool
 }
 
 // Note says in one sentence what the diagram shows.
@@ -155,6 +158,9 @@ func SpaceTime(r *Run, opts DiagramOptions) Diagram {
 	}
 	win := cand[first:last]
 	d.First, d.Shown = first, len(win)
+	for _, i := range win {
+		d.Failure = d.Failure || r.Events[i].Kind == KindFailure
+	}
 	if len(win) > 0 {
 		d.From, d.To = r.Events[win[0]].Time(), r.Events[win[len(win)-1]].Time()
 	}
@@ -254,13 +260,22 @@ func (st *spaceTime) layoutLanes(opts DiagramOptions) {
 	// with nothing in it still get a lane if they are blocked: what they
 	// wait on often is the bug. Keep it simple: only tasks with events in
 	// the window, plus the ones the failure names.
-	for id, name := range st.taskNames {
-		if st.important[name] && taskAct[id] == 0 && st.aliveAt(id, len(r.Events)) {
-			taskOrder = append(taskOrder, id)
-			taskAct[id] = 1
+	if len(st.important) > 0 {
+		alive := st.aliveAtEnd()
+		for id, name := range st.taskNames {
+			if st.important[name] && taskAct[id] == 0 && alive[id] {
+				taskOrder = append(taskOrder, id)
+				taskAct[id] = 1
+			}
 		}
 	}
 	slices.Sort(taskOrder)
+	importantHost := map[string]bool{}
+	for id, name := range st.taskNames {
+		if st.important[name] && st.taskHost[id] != "" {
+			importantHost[st.taskHost[id]] = true
+		}
+	}
 
 	shownHost := map[string]bool{}
 	if len(r.Hosts) <= opts.MaxHosts {
@@ -275,10 +290,8 @@ func (st *spaceTime) layoutLanes(opts DiagramOptions) {
 		var hs []hc
 		for i, h := range r.Hosts {
 			n := hostAct[h.Name]
-			for id, name := range st.taskNames {
-				if st.important[name] && st.taskHost[id] == h.Name {
-					n += 1 << 30 // the failure's hosts first
-				}
+			if importantHost[h.Name] {
+				n += 1 << 30 // the failure's hosts first
 			}
 			hs = append(hs, hc{i, n, h.Name})
 		}
@@ -402,18 +415,19 @@ func (st *spaceTime) layoutLanes(opts DiagramOptions) {
 	}
 }
 
-// aliveAt reports whether task id was spawned and had not exited before
-// r.Events index i.
-func (st *spaceTime) aliveAt(id, i int) bool {
-	alive := false
-	for _, e := range st.r.Events[:i] {
-		if e.Task == id {
-			switch e.Kind {
-			case "spawn":
-				alive = true
-			case "exit":
-				alive = false
-			}
+// aliveAtEnd returns the tasks spawned and not exited by the end of the
+// timeline.
+func (st *spaceTime) aliveAtEnd() map[int]bool {
+	alive := map[int]bool{}
+	for _, e := range st.r.Events {
+		if e.Task == 0 || e.IsNet() {
+			continue
+		}
+		switch e.Kind {
+		case "spawn":
+			alive[e.Task] = true
+		case "exit":
+			delete(alive, e.Task)
 		}
 	}
 	return alive
@@ -823,7 +837,7 @@ func (st *spaceTime) renderFaults(b *svgBuilder) {
 			b.f(`<g class="fault" data-fault="%s"><rect x="%d" y="%s" width="%s" height="6" fill="%s" opacity="0.35"/><text x="%d" y="%s" fill="%s" font-weight="bold">%s</text></g>`+"\n",
 				esc(e.Fault), stLeft, num(y-3), num(st.width-stLeft), colFault, stLeft+4, num(y-5), colFault, esc(label))
 		case KindFailure:
-			b.f(`<g class="failure"><line x1="%d" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/>`, stLeft, num(y), num(st.width), num(y), colFail)
+			b.f(`<g class="failure" id="failure"><line x1="%d" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2"/>`, stLeft, num(y), num(st.width), num(y), colFail)
 			if l := st.laneOfEvent(e); l >= 0 {
 				x := st.lanes[l].x
 				b.f(`<circle cx="%s" cy="%s" r="7" fill="%s"/>`, num(x), num(y), colFail)

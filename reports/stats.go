@@ -8,12 +8,14 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -89,20 +91,66 @@ func Quantiles(values []float64, qs ...float64) []float64 {
 }
 
 func quantilesSorted(sorted []float64, qs []float64) []float64 {
+	return weightedQuantiles(sorted, nil, qs)
+}
+
+// weightedQuantiles returns the nearest-rank quantiles of sorted values x,
+// each counted weights[i] times (once with nil weights): gonum's empirical
+// quantile, the lowest x whose cumulative weight reaches q of the total,
+// which is the nearest-rank definition.
+func weightedQuantiles(x, weights []float64, qs []float64) []float64 {
 	out := make([]float64, len(qs))
 	for i, q := range qs {
 		if q < 0 || q > 1 || math.IsNaN(q) {
 			panic(fmt.Sprintf("reports: quantile %v is not in [0, 1]", q))
 		}
-		if len(sorted) == 0 {
+		if len(x) == 0 {
 			out[i] = math.NaN()
 			continue
 		}
-		rank := int(math.Ceil(q * float64(len(sorted))))
-		rank = min(max(rank, 1), len(sorted))
-		out[i] = sorted[rank-1]
+		out[i] = stat.Quantile(q, stat.Empirical, x, weights)
 	}
 	return out
+}
+
+// HistQuantiles returns the nearest-rank quantiles qs of a distribution
+// given as [value, count] pairs (counts positive), without expanding it:
+// the same numbers Quantiles gives for the expanded values. With no pairs
+// every quantile is NaN.
+func HistQuantiles(hist [][2]float64, qs ...float64) []float64 {
+	x, w := splitHist(hist)
+	return weightedQuantiles(x, w, qs)
+}
+
+// SummarizeHist is Summarize for a distribution given as [value, count]
+// pairs (counts positive; any order): count, weighted mean (gonum's
+// stat.Mean), nearest-rank p50 and p99, and maximum. Its cost does not grow
+// with the counts, so a sweep of millions of seeds summarises as fast as a
+// small one. With no pairs every field but Count is NaN.
+func SummarizeHist(hist [][2]float64) Summary {
+	x, w := splitHist(hist)
+	s := Summary{Mean: math.NaN(), Max: math.NaN()}
+	for _, c := range w {
+		s.Count += int(c)
+	}
+	q := weightedQuantiles(x, w, []float64{0.5, 0.99})
+	s.P50, s.P99 = q[0], q[1]
+	if len(x) > 0 {
+		s.Mean = stat.Mean(x, w)
+		s.Max = x[len(x)-1]
+	}
+	return s
+}
+
+// splitHist returns a histogram's values and counts, sorted by value.
+func splitHist(hist [][2]float64) (x, w []float64) {
+	sorted := slices.Clone(hist)
+	slices.SortStableFunc(sorted, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+	x, w = make([]float64, len(sorted)), make([]float64, len(sorted))
+	for i, h := range sorted {
+		x[i], w[i] = h[0], h[1]
+	}
+	return x, w
 }
 
 // Summary describes the distribution of one metric over a sweep's runs.

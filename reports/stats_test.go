@@ -87,3 +87,44 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, "5.00% [1.64%, 11.28%]", reports.Rate(5, 100))
 	assert.Equal(t, "no runs", reports.Rate(0, 0))
 }
+
+func TestHistogramSummariesMatchTheExpandedValues(t *testing.T) {
+	// Integer values (metric counts): every field equals Summarize's on
+	// the expanded values, the mean included; any order of pairs.
+	hist := [][2]float64{{7, 3}, {0, 120}, {2, 41}, {1, 77}, {3, 9}, {12, 1}}
+	var vals []float64
+	for _, h := range hist {
+		for range int(h[1]) {
+			vals = append(vals, h[0])
+		}
+	}
+	assert.Equal(t, reports.Summarize(vals), reports.SummarizeHist(hist))
+	qs := []float64{0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1}
+	assert.Equal(t, reports.Quantiles(vals, qs...), reports.HistQuantiles(hist, qs...))
+
+	// Arbitrary values: the quantiles are the same values, at every rank.
+	hist = hist[:0]
+	vals = vals[:0]
+	for i := range 300 {
+		v, n := math.Sqrt(float64(i*7919%1000))/3, 1+i%5
+		hist = append(hist, [2]float64{v, float64(n)})
+		for range n {
+			vals = append(vals, v)
+		}
+	}
+	for k := 0; k <= 1000; k++ {
+		q := float64(k) / 1000
+		assert.Equal(t, reports.Quantiles(vals, q), reports.HistQuantiles(hist, q), "q=%v", q)
+	}
+	s, want := reports.SummarizeHist(hist), reports.Summarize(vals)
+	assert.Equal(t, want.Count, s.Count)
+	assert.InDelta(t, want.Mean, s.Mean, 1e-12)
+
+	empty := reports.SummarizeHist(nil)
+	assert.Zero(t, empty.Count)
+	assert.True(t, math.IsNaN(empty.Mean) && math.IsNaN(empty.P50) && math.IsNaN(empty.Max))
+
+	// A sweep of ten million seeds summarises without expanding its counts.
+	big := reports.SummarizeHist([][2]float64{{0, 9_999_000}, {1, 1000}})
+	assert.Equal(t, reports.Summary{Count: 10_000_000, Mean: 1e-4, P50: 0, P99: 0, Max: 1}, big)
+}

@@ -203,21 +203,15 @@ func NewSweep(in SweepInput) *Sweep {
 }
 
 func metricDist(name string, m MetricInput) MetricDist {
-	var vs []float64
-	for _, h := range m.Hist {
-		for range int(h[1]) {
-			vs = append(vs, h[0])
-		}
-	}
-	d := MetricDist{Name: name, NonFinite: m.NonFinite, Hist: m.Hist, Count: len(vs)}
+	sum := SummarizeHist(m.Hist)
+	d := MetricDist{Name: name, NonFinite: m.NonFinite, Hist: m.Hist, Count: sum.Count}
 	if d.Hist == nil {
 		d.Hist = [][2]float64{}
 	}
-	if len(vs) == 0 {
+	if sum.Count == 0 {
 		return d // zeros: keep the JSON encodable
 	}
-	sum := Summarize(vs)
-	q := Quantiles(vs, 0, 0.9)
+	q := HistQuantiles(m.Hist, 0, 0.9)
 	d.Min, d.P50, d.P90, d.P99, d.Mean, d.Max = q[0], sum.P50, q[1], sum.P99, sum.Mean, sum.Max
 	return d
 }

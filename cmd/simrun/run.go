@@ -27,11 +27,14 @@ written (see simrun replay and simrun shrink).
 Reports of the run (none changes it: the fingerprint is the same with or
 without them):
 
-  -html FILE      a self-contained page: parameters, result, failure, replay
-                  command, network counters and a space-time diagram (one lane
-                  per host and task, packets as arrows, drops, faults and the
-                  failure marked; a long run is shown as a window of events
-                  leading up to the failure)
+  -html FILE      a self-contained page (no script, font or request):
+                  parameters, result, failure, replay command, network
+                  counters and a space-time diagram (one lane per host and
+                  task, packets as arrows, drops, duplicates, faults and the
+                  failure marked, quiet stretches shortened). A run of more
+                  than 600 drawable events is drawn as the 600 leading up to
+                  the failure (the first 600 of a passing run), and beyond 16
+                  hosts the least busy share one lane; the page says so.
   -perfetto FILE  Chrome trace-event JSON for ui.perfetto.dev or
                   chrome://tracing: hosts as processes, tasks as threads,
                   packets as flow arrows, virtual time as timestamps
@@ -39,8 +42,8 @@ without them):
 
 `+reports.TraceFormat+`
 
-Output files are checked before the run: a missing or read-only directory
-is bad input.
+Output files are checked before the run: a missing or read-only directory,
+a directory given as a file, or two flags naming one file is bad input.
 
 Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 	variant := fs.String("variant", "", "variant `V` to run (default: the scenario's default, fixed if it has one)")
@@ -74,10 +77,15 @@ Exit status: 0 the run passed, 1 it failed, 2 bad usage or input.`)
 		}
 	}
 	replayPath := replayName(t.sc.Name, t.variant.Name, *seed)
+	check := checkOutFile // the default, in the current directory, is written only on failure
 	if *replayOut != "" {
-		replayPath = *replayOut
+		replayPath, check = *replayOut, checkWritableFile
 	}
-	if err := checkOutFile("-replay-out", replayPath); err != nil {
+	if err := check("-replay-out", replayPath); err != nil {
+		return failf(stderr, "run: %v", err)
+	}
+	if err := checkDistinctOutputs([2]string{"-trace", *traceOut}, [2]string{"-html", *htmlOut},
+		[2]string{"-perfetto", *perfettoOut}, [2]string{"-replay-out", replayPath}); err != nil {
 		return failf(stderr, "run: %v", err)
 	}
 
@@ -322,14 +330,30 @@ func checkWritableFile(flagName, path string) error {
 	if err := checkOutFile(flagName, path); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".simrun-check-*")
-	if err != nil {
+	if dir := filepath.Dir(path); !writable(dir) {
 		return fmt.Errorf("%s %s: directory %s is not writable", flagName, path, dir)
 	}
-	name := f.Name()
-	f.Close()
-	os.Remove(name)
+	return nil
+}
+
+// checkDistinctOutputs reports two output flags naming the same file: the
+// second would silently overwrite the first.
+func checkDistinctOutputs(outs ...[2]string) error {
+	seen := map[string]string{}
+	for _, o := range outs {
+		flagName, path := o[0], o[1]
+		if path == "" {
+			continue
+		}
+		key := filepath.Clean(path)
+		if abs, err := filepath.Abs(path); err == nil {
+			key = abs
+		}
+		if other, ok := seen[key]; ok {
+			return fmt.Errorf("%s and %s both name %s", other, flagName, path)
+		}
+		seen[key] = flagName
+	}
 	return nil
 }
 

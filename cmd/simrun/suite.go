@@ -15,7 +15,7 @@ import (
 )
 
 func cmdSuite(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("suite", "[-seeds N] [-workers N] [-json FILE]", `
+	fs := newFlagSet("suite", "[-seeds N] [-workers N] [-json FILE] [-replay-dir DIR] [-report DIR]", `
 Sweeps every registered scenario, every variant, over the scenario's seed
 budget (or -seeds N: seeds 0 to N-1) with its default strategy, and prints
 one table: runs, failures, the failure rate with its 95% Clopper-Pearson
@@ -45,12 +45,12 @@ end), 2 bad usage or input.`)
 		return failf(stderr, "suite: -workers %d: must be at least 1", *workers)
 	}
 	if *jsonOut != "" {
-		if err := checkOutFile("-json", *jsonOut); err != nil {
+		if err := checkWritableFile("-json", *jsonOut); err != nil {
 			return failf(stderr, "suite: %v", err)
 		}
 	}
 	if *replayDir != "" {
-		if err := checkDir("-replay-dir", *replayDir); err != nil {
+		if err := checkWritableDir("-replay-dir", *replayDir); err != nil {
 			return failf(stderr, "suite: %v", err)
 		}
 	}

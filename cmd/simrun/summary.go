@@ -175,13 +175,7 @@ func (s *sweepSummary) finish() {
 		s.SeedsPerSec = float64(s.Runs) / time.Duration(s.WallNs).Seconds()
 	}
 	for _, d := range s.Metrics {
-		var vs []float64
-		for _, h := range d.Hist {
-			for range int(h[1]) {
-				vs = append(vs, h[0])
-			}
-		}
-		sum := reports.Summarize(vs)
+		sum := reports.SummarizeHist(d.Hist)
 		d.Count, d.P50, d.P99, d.Mean, d.Max = sum.Count, sum.P50, sum.P99, sum.Mean, sum.Max
 		if sum.Count == 0 { // only non-finite values: keep the JSON encodable
 			d.P50, d.P99, d.Mean, d.Max = 0, 0, 0, 0
@@ -313,14 +307,36 @@ func checkReportDir(flagName, dir string) error {
 			return fmt.Errorf("%s %s: directory %s does not exist", flagName, dir, probe)
 		}
 	}
-	f, err := os.CreateTemp(probe, ".simrun-check-*")
-	if err != nil {
+	if !writable(probe) {
 		return fmt.Errorf("%s %s: directory %s is not writable", flagName, dir, probe)
+	}
+	return nil
+}
+
+// checkWritableDir reports whether files can be written into dir: an
+// existing directory that accepts a new file. Checked before running.
+func checkWritableDir(flagName, dir string) error {
+	if err := checkDir(flagName, dir); err != nil {
+		return err
+	}
+	if !writable(dir) {
+		return fmt.Errorf("%s %s: directory %s is not writable", flagName, dir, dir)
+	}
+	return nil
+}
+
+// writable reports whether a new file can be created in dir (by creating
+// and removing one: permission bits do not tell for root or read-only
+// mounts).
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".simrun-check-*")
+	if err != nil {
+		return false
 	}
 	name := f.Name()
 	f.Close()
 	os.Remove(name)
-	return nil
+	return true
 }
 
 // writeSweepReport writes a sweep's report.md, report.json and report.html

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -75,11 +76,17 @@ Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 		return failf(stderr, "sweep: -seeds %s: more than %d seeds in one sweep; split it with -shard", rng, maxSweepSeeds)
 	}
 	if *jsonOut != "" {
-		if err := checkOutFile("-json", *jsonOut); err != nil {
+		if err := checkWritableFile("-json", *jsonOut); err != nil {
 			return failf(stderr, "sweep: %v", err)
 		}
 	}
-	if err := checkDir("-replay-dir", *replayDir); err != nil {
+	checkReplayDir := checkDir // the default, ".", is written only on failure
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "replay-dir" {
+			checkReplayDir = checkWritableDir
+		}
+	})
+	if err := checkReplayDir("-replay-dir", *replayDir); err != nil {
 		return failf(stderr, "sweep: %v", err)
 	}
 	if *reportDir != "" {
