@@ -99,6 +99,11 @@ type Network struct {
 	// lastID numbers the observed packets.
 	obs    func(Event)
 	lastID uint64
+
+	// Free lists of the events that carry packets, so that a packet in
+	// flight allocates no callback (sim.ScheduleCall).
+	segFree []*segArrival
+	dgFree  []*dgArrival
 }
 
 type segment struct {

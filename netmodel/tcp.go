@@ -149,8 +149,37 @@ func (p *pipe) transmit() {
 		p.lastArrive = arrive
 		gen := p.gen
 		p.next++
-		n.w.ScheduleFunc(arrive-now, func() { p.arrive(gen, now, id) })
+		a := n.newSegArrival()
+		a.p, a.gen, a.sentAt, a.id = p, gen, now, id
+		n.w.ScheduleCall(&a.ev, arrive-now, a)
 	}
+}
+
+// segArrival is the arrival of one stream segment: p.arrive(gen, sentAt,
+// id) at the end of its flight. Pooled by the Network.
+type segArrival struct {
+	ev     sim.Event
+	p      *pipe
+	gen    int
+	sentAt time.Duration
+	id     uint64
+}
+
+func (n *Network) newSegArrival() *segArrival {
+	if k := len(n.segFree); k > 0 {
+		a := n.segFree[k-1]
+		n.segFree = n.segFree[:k-1]
+		return a
+	}
+	return &segArrival{}
+}
+
+// Fire implements sim.Firer.
+func (a *segArrival) Fire() {
+	p, gen, sentAt, id := a.p, a.gen, a.sentAt, a.id
+	a.p = nil
+	p.n.segFree = append(p.n.segFree, a)
+	p.arrive(gen, sentAt, id)
 }
 
 // stall schedules a retransmission from queue[next] after the RTO, or breaks

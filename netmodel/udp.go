@@ -216,8 +216,39 @@ func (n *Network) sendDatagram(src *Host, from netip.AddrPort, dst *Host, to net
 			lat += l.cfg.ReorderDelay.Sample(l.rnd)
 		}
 		l.inflight++
-		n.w.ScheduleFunc(lat, func() { n.arriveDatagram(l, from, to, data, sentAt, id) })
+		a := n.newDgArrival()
+		a.n, a.l, a.from, a.to, a.data, a.sentAt, a.id = n, l, from, to, data, sentAt, id
+		n.w.ScheduleCall(&a.ev, lat, a)
 	}
+}
+
+// dgArrival is the arrival of one datagram copy at the end of its flight.
+// Pooled by the Network.
+type dgArrival struct {
+	ev       sim.Event
+	n        *Network
+	l        *linkState
+	from, to netip.AddrPort
+	data     []byte
+	sentAt   time.Duration
+	id       uint64
+}
+
+func (n *Network) newDgArrival() *dgArrival {
+	if k := len(n.dgFree); k > 0 {
+		a := n.dgFree[k-1]
+		n.dgFree = n.dgFree[:k-1]
+		return a
+	}
+	return &dgArrival{}
+}
+
+// Fire implements sim.Firer.
+func (a *dgArrival) Fire() {
+	n, l, from, to, data, sentAt, id := a.n, a.l, a.from, a.to, a.data, a.sentAt, a.id
+	a.l, a.data = nil, nil
+	n.dgFree = append(n.dgFree, a)
+	n.arriveDatagram(l, from, to, data, sentAt, id)
 }
 
 // arriveDatagram delivers a datagram at the end of its flight, unless the

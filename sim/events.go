@@ -30,6 +30,7 @@ type event struct {
 	task *Task  // evSleep: the sleeper
 	tm   *timer // timer kinds
 	fn   func() // evCall
+	call Firer  // evCall scheduled with ScheduleCall
 }
 
 // eventHeap is a binary min-heap of events with index tracking, so timers
@@ -161,7 +162,11 @@ func (w *World) fire(e *event) {
 		e.tm.fire()
 	case evCall:
 		w.record(TraceTimer, nil, int64(e.kind), "")
-		e.fn()
+		if e.call != nil {
+			e.call.Fire()
+		} else {
+			e.fn()
+		}
 	case evSignalTimer:
 		w.record(TraceTimer, nil, int64(evTimer), "")
 		e.tm.fireSignalTimer()
@@ -185,9 +190,33 @@ func (w *World) ScheduleFunc(d time.Duration, fn func()) *Event {
 	return e
 }
 
+// Firer is a callback for ScheduleCall.
+type Firer interface {
+	// Fire runs in the World's loop, like a ScheduleFunc callback.
+	Fire()
+}
+
+// ScheduleCall is ScheduleFunc without allocating: it schedules f.Fire in e,
+// an Event the caller owns (typically embedded in a pooled value that
+// implements Firer). e may be scheduled again once it has fired (from Fire
+// itself, too) or been cancelled. Events scheduled either way are ordered
+// the same, so a package can switch between them without changing any
+// decision.
+func (w *World) ScheduleCall(e *Event, d time.Duration, f Firer) {
+	if e.Pending() {
+		panic("sim: ScheduleCall on an Event that is still pending")
+	}
+	e.w = w
+	e.ev = event{idx: -1, kind: evCall, call: f}
+	w.schedule(&e.ev, w.now+int64(d))
+}
+
+// Pending reports whether the event is scheduled and has not fired.
+func (e *Event) Pending() bool { return e.w != nil && e.ev.idx >= 0 }
+
 // Cancel removes the event if it has not fired and reports whether it did.
 func (e *Event) Cancel() bool {
-	if e.ev.idx < 0 {
+	if !e.Pending() {
 		return false
 	}
 	e.w.events.remove(&e.ev)

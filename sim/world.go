@@ -238,8 +238,17 @@ func (w *World) loop() {
 func (w *World) pickNext() *Task {
 	w.steps++
 	i := w.sched.pick(w.runnable, w.steps, w.last)
-	t := w.runnable[i]
-	w.runnable = slices.Delete(w.runnable, i, i+1)
+	r := w.runnable
+	t := r[i]
+	// Remove r[i], keeping the order (picks are indices into it). A plain
+	// loop: the list is short, and slices.Delete's bulk move and clear
+	// (with their write barriers) cost more than the shift.
+	n := len(r) - 1
+	for ; i < n; i++ {
+		r[i] = r[i+1]
+	}
+	r[n] = nil
+	w.runnable = r[:n]
 	w.last = t
 	w.record(TraceRun, t, 0, "")
 	return t

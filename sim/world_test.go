@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -574,4 +575,73 @@ func TestViolationFromAnEventStopsTheClockThere(t *testing.T) {
 	assert.Equal(t, "from-event", res.Failure.Property)
 	assert.Equal(t, 2*time.Millisecond, res.Failure.Time)
 	assert.Equal(t, 2*time.Millisecond, res.Elapsed)
+}
+
+// firer is a reusable ScheduleCall callback that records when it fired.
+type firer struct {
+	ev   sim.Event
+	name string
+	log  *[]string
+	w    *sim.World
+	then func()
+}
+
+func (f *firer) Fire() {
+	*f.log = append(*f.log, fmt.Sprintf("%s@%v", f.name, f.w.Elapsed()))
+	if f.then != nil {
+		f.then()
+	}
+}
+
+// ScheduleCall orders its events exactly as ScheduleFunc does (by time,
+// then by scheduling order), and the caller's Event can be scheduled again
+// from its own Fire once it fired, or after Cancel.
+func TestScheduleCallOrdersLikeScheduleFunc(t *testing.T) {
+	run := func(useCall bool) ([]string, uint64) {
+		var log []string
+		res := mustPass(t, sim.Options{Seed: 3}, func(w *sim.World) {
+			fs := make([]*firer, 4)
+			for i := range fs {
+				fs[i] = &firer{name: fmt.Sprint("e", i), log: &log, w: w}
+			}
+			at := []time.Duration{2 * time.Millisecond, time.Millisecond, 2 * time.Millisecond, time.Millisecond}
+			for i, f := range fs {
+				if useCall {
+					w.ScheduleCall(&f.ev, at[i], f)
+				} else {
+					w.ScheduleFunc(at[i], f.Fire)
+				}
+			}
+			w.Sleep(5 * time.Millisecond)
+		})
+		return log, res.Fingerprint
+	}
+	viaFunc, fpFunc := run(false)
+	viaCall, fpCall := run(true)
+	assert.Equal(t, []string{"e1@1ms", "e3@1ms", "e0@2ms", "e2@2ms"}, viaFunc)
+	assert.Equal(t, viaFunc, viaCall)
+	assert.Equal(t, fpFunc, fpCall, "the same decisions and events")
+
+	var log []string
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		f := &firer{name: "tick", log: &log, w: w}
+		n := 0
+		f.then = func() {
+			if n++; n < 3 {
+				require.False(t, f.ev.Pending())
+				w.ScheduleCall(&f.ev, time.Second, f) // again, from its own Fire
+			}
+		}
+		w.ScheduleCall(&f.ev, time.Second, f)
+		require.True(t, f.ev.Pending())
+		require.PanicsWithValue(t, "sim: ScheduleCall on an Event that is still pending", func() { w.ScheduleCall(&f.ev, time.Second, f) })
+		w.Sleep(10 * time.Second)
+		c := &firer{name: "cancelled", log: &log, w: w}
+		w.ScheduleCall(&c.ev, time.Second, c)
+		require.True(t, c.ev.Cancel())
+		require.False(t, c.ev.Cancel())
+		w.ScheduleCall(&c.ev, 2*time.Second, c)
+		w.Sleep(5 * time.Second)
+	})
+	assert.Equal(t, []string{"tick@1s", "tick@2s", "tick@3s", "cancelled@12s"}, log)
 }

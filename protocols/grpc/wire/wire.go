@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // MaxFrameSize bounds a frame's body (everything after the length prefix).
@@ -133,6 +134,7 @@ func Append(dst []byte, f Frame) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	dst = slices.Grow(dst, HeaderSize+n)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(n))
 	switch f := f.(type) {
 	case *Request:
@@ -181,7 +183,11 @@ func Decode(b []byte) (Frame, int, error) {
 
 // DecodeBody decodes a frame body (the bytes after the length prefix),
 // which must be exactly one frame.
-func DecodeBody(body []byte) (Frame, error) {
+func DecodeBody(body []byte) (Frame, error) { return decodeBody(body, false) }
+
+// decodeBody decodes body; owned says the caller hands body over, so the
+// payload may alias it instead of being copied.
+func decodeBody(body []byte, owned bool) (Frame, error) {
 	if len(body) > MaxFrameSize {
 		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrFrameTooLarge, len(body), MaxFrameSize)
 	}
@@ -201,7 +207,8 @@ func DecodeBody(body []byte) (Frame, error) {
 		if len(method) == 0 {
 			return nil, malformed("request on stream %d has an empty method", stream)
 		}
-		return &Request{StreamID: stream, Method: string(method), Payload: clone(payload)}, nil
+		payload = keep(payload, owned)
+		return &Request{StreamID: stream, Method: string(method), Payload: payload}, nil
 	case KindResponse:
 		code := Code(d.u8())
 		msg := d.bytes(int(d.u16()), "message")
@@ -209,9 +216,22 @@ func DecodeBody(body []byte) (Frame, error) {
 		if err := d.finish(); err != nil {
 			return nil, err
 		}
-		return &Response{StreamID: stream, Code: code, Message: string(msg), Payload: clone(payload)}, nil
+		payload = keep(payload, owned)
+		return &Response{StreamID: stream, Code: code, Message: string(msg), Payload: payload}, nil
 	}
 	return nil, malformed("unknown frame kind %d", uint8(kind))
+}
+
+// keep returns the payload to hand out: nil when empty, else a copy unless
+// the body is owned (then the payload aliases it, capped at its length).
+func keep(b []byte, owned bool) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if owned {
+		return b[:len(b):len(b)]
+	}
+	return clone(b)
 }
 
 func clone(b []byte) []byte {
@@ -289,23 +309,33 @@ func (d *decoder) finish() error {
 // cleanly between frames; a frame cut short is io.ErrUnexpectedEOF. The
 // length is checked against MaxFrameSize before the body is allocated.
 func ReadFrame(r io.Reader) (Frame, error) {
-	var hdr [HeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// One buffer for the length and, when it fits, the body: most frames
+	// are small.
+	buf := make([]byte, HeaderSize, readAhead)
+	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := binary.BigEndian.Uint32(buf)
 	if n > MaxFrameSize {
 		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrFrameTooLarge, n, MaxFrameSize)
 	}
-	body := make([]byte, n)
+	var body []byte
+	if int(n) <= readAhead-HeaderSize {
+		body = buf[HeaderSize : HeaderSize+n]
+	} else {
+		body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	return DecodeBody(body)
+	return decodeBody(body, true)
 }
+
+// readAhead is the size of ReadFrame's first buffer.
+const readAhead = 64
 
 // WriteFrame writes f to w with a single Write call (so concurrent writers
 // that serialise their calls never interleave frames).
