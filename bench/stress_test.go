@@ -175,8 +175,8 @@ func TestCompareStress(t *testing.T) {
 	}
 	var rows [][]string
 	for i, c := range []struct{ scenario, strategy string }{
-		{"priority", ""}, // its default: pct:1+delay:10ms:1+swarm:4
-		{"priority", "random+delay:10ms:1+swarm:4"},
+		{"priority", ""}, // its default: pct:1+delay:500us:1+swarm:4
+		{"priority", "random+delay:500us:1+swarm:4"},
 		{"gossip-smoke", "random"},
 		{"gossip-smoke", "pct:3"},
 	} {
