@@ -90,6 +90,7 @@ type Balancer struct {
 	// counts unlocks of mu, so nothing the choice reads changed since).
 	gen, snapGen uint64
 	snapWant     string
+	snapHolds    bool // childInUse == snapWant at snapGen
 	viewBuf      []ChildView
 }
 

@@ -91,17 +91,38 @@ func (b *Balancer) syncPriority(childUpdating string) {
 // inhibited, not closed); ok is false otherwise. Scenarios use it to check
 // that the picker in use is always the one A56 chooses.
 func (b *Balancer) Snapshot() (inUse, want string, ok bool) {
-	if b.locked || b.isDone || b.inhibitPickerUpdates || len(b.queue) > 0 || len(b.priorities) == 0 {
+	if !b.quiescent() {
 		return "", "", false
 	}
-	// Snapshot runs after every scheduling step: recompute only when mu
-	// was taken since, into a reused buffer.
+	b.refreshSnapshot()
+	return b.childInUse, b.snapWant, true
+}
+
+// ChoiceHolds is Snapshot's verdict, cheap enough to check after every
+// scheduling step: false only when the balancer is quiescent and the child
+// in use is not the A56 choice.
+func (b *Balancer) ChoiceHolds() bool {
+	if !b.quiescent() {
+		return true
+	}
+	b.refreshSnapshot()
+	return b.snapHolds
+}
+
+func (b *Balancer) quiescent() bool {
+	return !b.locked && !b.isDone && !b.inhibitPickerUpdates && len(b.queue) == 0 && len(b.priorities) > 0
+}
+
+// refreshSnapshot recomputes the A56 choice only when mu was taken since
+// the last time (childInUse, too, changes only under mu), into a reused
+// buffer.
+func (b *Balancer) refreshSnapshot() {
 	if b.snapGen != b.gen || b.snapWant == "" {
 		b.viewBuf = b.appendView(b.viewBuf[:0])
 		idx, _ := Choose(b.viewBuf)
 		b.snapGen, b.snapWant = b.gen, b.viewBuf[idx].Name
+		b.snapHolds = b.childInUse == b.snapWant
 	}
-	return b.childInUse, b.snapWant, true
 }
 
 // ChildInUse is the name of the child whose picker the parent uses.
