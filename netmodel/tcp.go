@@ -47,7 +47,7 @@ type pipe struct {
 	// Sender side: queue[0:next] are in flight (arrivals scheduled with
 	// generation gen); queue[next:] wait. A failed delivery bumps gen (the
 	// scheduled arrivals become stale) and resends from queue[0].
-	queue      []tcpSegment
+	queue      fifo[tcpSegment]
 	next       int
 	gen        int
 	lastArrive time.Duration // arrival time of the last scheduled segment
@@ -62,7 +62,7 @@ type pipe struct {
 
 	// Receiver side: segments received and not yet read, in order (the
 	// first one partly read up to off), so data is never copied twice.
-	rq     [][]byte
+	rq     fifo[[]byte]
 	off    int
 	unread int // bytes sent and not yet read by dst: the send buffer's fill
 	fin    bool
@@ -121,7 +121,7 @@ func (p *pipe) push(s tcpSegment) {
 	if p.dead {
 		return
 	}
-	p.queue = append(p.queue, s)
+	p.queue.push(s)
 	p.transmit()
 }
 
@@ -129,9 +129,9 @@ func (p *pipe) push(s tcpSegment) {
 // go (lost, or the link unusable) it stalls and schedules a retransmission.
 func (p *pipe) transmit() {
 	n, l := p.n, p.link
-	for !p.dead && p.next < len(p.queue) && !p.retrying {
+	for !p.dead && p.next < p.queue.len() && !p.retrying {
 		l.stats.Sent++
-		seg := p.queue[p.next]
+		seg := *p.queue.at(p.next)
 		pk := seg.kind()
 		id := n.observeSend(l, pk, p.src.local, p.src.remote, len(seg.data))
 		ok, cause := n.reachable(l.from, l.to)
@@ -228,16 +228,14 @@ func (p *pipe) arrive(gen int, sentAt time.Duration, id uint64) {
 	}
 	if ok, cause := n.reachable(l.from, l.to); !ok {
 		l.stats.Dropped[cause]++
-		p.dropped(id, p.queue[0].kind(), cause, "")
+		p.dropped(id, p.queue.at(0).kind(), cause, "")
 		p.gen++
 		p.next = 0
 		p.lastArrive = n.w.Elapsed()
 		p.stall()
 		return
 	}
-	seg := p.queue[0]
-	p.queue[0] = tcpSegment{}
-	p.queue = p.queue[1:]
+	seg := p.queue.pop()
 	p.next--
 	p.stallSince, p.rto = -1, n.opts.MinRTO
 	l.stats.Delivered++
@@ -265,7 +263,7 @@ func (p *pipe) arrive(gen int, sentAt time.Duration, id uint64) {
 		return
 	}
 	if len(seg.data) > 0 {
-		p.rq = append(p.rq, seg.data)
+		p.rq.push(seg.data)
 	}
 	dst.sig.Broadcast()
 }
@@ -360,7 +358,7 @@ func (p *pipe) kill() {
 		return
 	}
 	p.dead = true
-	p.queue = nil
+	p.queue.reset()
 	p.gen++
 }
 
@@ -549,7 +547,7 @@ func (c *conn) Read(b []byte) (int, error) {
 		switch {
 		case c.closed || c.gone():
 			return 0, c.opErr("read", net.ErrClosed)
-		case len(c.in.rq) > 0 && len(b) > 0:
+		case c.in.rq.len() > 0 && len(b) > 0:
 			k := c.in.read(b)
 			c.in.src.sig.Broadcast() // the peer's writer may have room now
 			return k, nil
@@ -569,13 +567,13 @@ func (c *conn) Read(b []byte) (int, error) {
 // read copies received bytes into b, across segments.
 func (p *pipe) read(b []byte) int {
 	k := 0
-	for k < len(b) && len(p.rq) > 0 {
-		n := copy(b[k:], p.rq[0][p.off:])
+	for k < len(b) && p.rq.len() > 0 {
+		front := *p.rq.at(0)
+		n := copy(b[k:], front[p.off:])
 		k += n
 		p.off += n
-		if p.off == len(p.rq[0]) {
-			p.rq[0] = nil
-			p.rq = p.rq[1:]
+		if p.off == len(front) {
+			p.rq.pop()
 			p.off = 0
 		}
 	}
@@ -621,7 +619,7 @@ func (c *conn) Close() error {
 	}
 	c.closed = true
 	if c.err == nil && !c.gone() {
-		if c.in != nil && len(c.in.rq) > 0 {
+		if c.in != nil && c.in.rq.len() > 0 {
 			// Closing with unread data aborts the connection (Linux sends
 			// an RST, not a FIN): the peer's writes fail at once instead
 			// of blocking on a buffer nobody will drain.

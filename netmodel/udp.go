@@ -14,7 +14,7 @@ type packetConn struct {
 	h      *Host
 	epoch  int
 	local  sockKey
-	queue  []datagram
+	queue  fifo[datagram]
 	closed bool
 	sig    *sim.Signal
 	rdl    time.Time
@@ -98,10 +98,8 @@ func (pc *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if pc.dead() {
 			return 0, nil, opError("read", "udp", pc.LocalAddr(), nil, net.ErrClosed)
 		}
-		if len(pc.queue) > 0 {
-			d := pc.queue[0]
-			pc.queue[0] = datagram{}
-			pc.queue = pc.queue[1:]
+		if pc.queue.len() > 0 {
+			d := pc.queue.pop()
 			n := copy(b, d.data) // a short buffer truncates, as with UDP
 			return n, udpAddr(d.from), nil
 		}
@@ -274,12 +272,12 @@ func (n *Network) arriveDatagram(l *linkState, from, to netip.AddrPort, data []b
 		n.dropDatagram(id, l, DropUnreachable)
 		return
 	}
-	if len(pc.queue) >= n.opts.SocketQueue {
+	if pc.queue.len() >= n.opts.SocketQueue {
 		l.stats.Dropped[DropQueueFull]++
 		n.dropDatagram(id, l, DropQueueFull)
 		return
 	}
-	pc.queue = append(pc.queue, datagram{from: from, data: data})
+	pc.queue.push(datagram{from: from, data: data})
 	l.stats.Delivered++
 	l.stats.Latency.Add(n.w.Elapsed() - sentAt)
 	if n.obs != nil {
@@ -295,7 +293,7 @@ func (pc *packetConn) Close() error {
 		return opError("close", "udp", pc.LocalAddr(), nil, net.ErrClosed)
 	}
 	pc.closed = true
-	pc.queue = nil
+	pc.queue.reset()
 	if pc.epoch == h.epoch && h.udp[pc.local] == pc {
 		delete(h.udp, pc.local)
 		h.udpPorts[pc.local.port]--

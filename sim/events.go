@@ -155,13 +155,19 @@ func (w *World) fireDue() {
 func (w *World) fire(e *event) {
 	switch e.kind {
 	case evSleep:
-		w.record(TraceTimer, e.task, int64(e.kind), "")
+		w.fp.fold(traceWord(TraceTimer, e.task.id, int64(evSleep)))
+		if w.opts.Trace {
+			w.appendTrace(TraceTimer, e.task, int64(evSleep), "")
+		}
 		w.wake(e.task)
 	case evTimer, evTicker, evAfterFunc, evDeadline:
 		w.record(TraceTimer, nil, int64(e.kind), "")
 		e.tm.fire()
 	case evCall:
-		w.record(TraceTimer, nil, int64(e.kind), "")
+		w.fp.fold(traceWord(TraceTimer, 0, int64(evCall)))
+		if w.opts.Trace {
+			w.appendTrace(TraceTimer, nil, int64(evCall), "")
+		}
 		if e.call != nil {
 			e.call.Fire()
 		} else {

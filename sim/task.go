@@ -255,7 +255,10 @@ func (w *World) block(t *Task, kind WaitKind, obj Waitable) {
 		w.unwind(t)
 	}
 	t.state = taskBlocked
-	w.record(TraceBlock, t, int64(kind), "")
+	w.fp.fold(traceWord(TraceBlock, t.id, int64(kind)))
+	if w.opts.Trace {
+		w.appendTrace(TraceBlock, t, int64(kind), "")
+	}
 	w.switchOut(t)
 	t.waitKind, t.waitObj = WaitNone, nil
 }
@@ -282,7 +285,10 @@ func (w *World) wake(t *Task) {
 	}
 	t.state = taskRunnable
 	w.runnable = append(w.runnable, t)
-	w.record(TraceWake, t, 0, "")
+	w.fp.fold(traceWord(TraceWake, t.id, 0))
+	if w.opts.Trace {
+		w.appendTrace(TraceWake, t, 0, "")
+	}
 }
 
 // detach removes a blocked task from whatever it waits on, for Kill.

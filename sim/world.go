@@ -250,7 +250,10 @@ func (w *World) pickNext() *Task {
 	r[n] = nil
 	w.runnable = r[:n]
 	w.last = t
-	w.record(TraceRun, t, 0, "")
+	w.fp.fold(traceWord(TraceRun, t.id, 0))
+	if w.opts.Trace {
+		w.appendTrace(TraceRun, t, 0, "")
+	}
 	return t
 }
 
