@@ -218,12 +218,12 @@ func (n *Network) SetLinkFaults(from, to string, loss, duplicate, reorder float6
 	if err != nil {
 		return err
 	}
-	cfg := l.cfg
+	cfg := *l.cfg
 	cfg.Loss, cfg.Duplicate, cfg.Reorder = loss, duplicate, reorder
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("netmodel: SetLinkFaults %s->%s: %w", from, to, err)
 	}
-	l.cfg = cfg
+	l.cfg = &cfg
 	if n.obs != nil {
 		n.emitFault("link-faults", "", fmt.Sprintf("%s->%s loss=%g dup=%g reorder=%g", from, to, loss, duplicate, reorder))
 	}

@@ -2,6 +2,7 @@ package netmodel
 
 import (
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -41,4 +42,20 @@ func TestFifoMatchesASliceQueue(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a drained fifo allocates %v times per push+pop", allocs)
 	}
+}
+
+// compactHist gives the Histogram that Histogram.Add gives, for any
+// durations in any order.
+func TestCompactHistMatchesHistogram(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var c compactHist
+		var h Histogram
+		for _, d := range rapid.SliceOf(rapid.Int64Range(-5, 1<<62)).Draw(t, "durations") {
+			c.Add(time.Duration(d))
+			h.Add(time.Duration(d))
+		}
+		if got := c.histogram(); got != h {
+			t.Fatalf("compact %+v, want %+v", got, h)
+		}
+	})
 }

@@ -100,6 +100,11 @@ type Network struct {
 	obs    func(Event)
 	lastID uint64
 
+	// defLink and loopLink are the configurations links share when no
+	// segment gives one (a copy of Options.Default) and from a host to
+	// itself (no latency, no faults).
+	defLink, loopLink Link
+
 	// Free lists of the events that carry packets, so that a packet in
 	// flight allocates no callback (sim.ScheduleCall).
 	segFree []*segArrival
@@ -125,7 +130,7 @@ func New(w *sim.World, opts Options) (*Network, error) {
 		return nil, err
 	}
 	return &Network{
-		w: w, opts: opts,
+		w: w, opts: opts, defLink: *opts.Default,
 		hostNamed: map[string]*Host{}, hostAt: map[netip.Addr]*Host{},
 		links: map[linkKey]*linkState{}, cut: map[linkKey]bool{}, flapDown: map[linkKey]bool{},
 	}, nil
@@ -274,7 +279,7 @@ func (n *Network) SetLink(from, to string, link Link) error {
 		return fmt.Errorf("netmodel: SetLink %s->%s: %w", from, to, err)
 	}
 	l := n.link(a, b)
-	l.cfg = link
+	l.cfg = &link
 	return nil
 }
 
@@ -286,20 +291,19 @@ func (n *Network) link(a, b *Host) *linkState {
 	if l := n.links[k]; l != nil {
 		return l
 	}
-	cfg := *n.opts.Default
+	cfg := &n.defLink
 	for _, ia := range a.ifaces {
 		if b.onSegment(ia.Name) {
-			cfg = n.segment(ia.Name).link
+			cfg = &n.segment(ia.Name).link
 			break
 		}
 	}
 	if a == b {
-		cfg = Link{} // loopback: no latency, no faults
+		cfg = &n.loopLink
 	}
 	l := &linkState{
 		n: n, from: a, to: b, cfg: cfg,
-		rnd:   n.w.Rand("netmodel/link/" + a.name + "->" + b.name),
-		stats: LinkStats{From: a.name, To: b.name},
+		rnd: n.w.RandStream("netmodel/link/" + a.name + "->" + b.name),
 	}
 	n.links[k] = l
 	return l

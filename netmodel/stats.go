@@ -133,15 +133,82 @@ func (s LinkStats) TotalDropped() uint64 {
 }
 
 // linkState is one directed link's configuration and run-time state.
+//
+// A swarm makes a link per host pair that ever talked (over a million in a
+// 10,000-node gossip run), so it is kept small: the configuration is
+// shared with the segment until changed for this link, the random stream
+// is held by value, and the counters are compact (Stats expands them).
 type linkState struct {
 	n        *Network
 	from, to *Host
-	cfg      Link
-	rnd      *sim.Rand
+	cfg      *Link // shared (segment, default, loopback) or this link's own
+	rnd      sim.Rand
 	inflight int
 	held     bool
 	heldQ    []func()
-	stats    LinkStats
+	stats    linkCounters
+}
+
+// linkCounters is LinkStats without the names, with a compact latency
+// histogram.
+type linkCounters struct {
+	Sent, Delivered, Duplicated, Retransmits uint64
+	Dropped                                  [numDropCauses]uint64
+	Latency                                  compactHist
+}
+
+func (c *linkCounters) export(from, to string) LinkStats {
+	return LinkStats{From: from, To: to, Sent: c.Sent, Delivered: c.Delivered, Duplicated: c.Duplicated,
+		Retransmits: c.Retransmits, Dropped: c.Dropped, Latency: c.Latency.histogram()}
+}
+
+// TotalDropped sums drops over every cause.
+func (c *linkCounters) TotalDropped() uint64 {
+	var t uint64
+	for _, v := range c.Dropped {
+		t += v
+	}
+	return t
+}
+
+// compactHist is a Histogram holding only the buckets from its lowest to
+// its highest non-empty one (a link's latencies span a few octaves).
+type compactHist struct {
+	lo      int
+	buckets []uint64
+	count   uint64
+	sum     time.Duration
+	max     time.Duration
+}
+
+func (h *compactHist) Add(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	i := 0
+	if d > 0 {
+		i = bits.Len64(uint64(d)) - 1
+	}
+	switch {
+	case len(h.buckets) == 0:
+		h.lo, h.buckets = i, make([]uint64, 1, 4)
+	case i < h.lo:
+		grown := make([]uint64, len(h.buckets)+h.lo-i)
+		copy(grown[h.lo-i:], h.buckets)
+		h.lo, h.buckets = i, grown
+	case i >= h.lo+len(h.buckets):
+		h.buckets = append(h.buckets, make([]uint64, i-h.lo-len(h.buckets)+1)...)
+	}
+	h.buckets[i-h.lo]++
+	h.count++
+	h.sum += d
+	h.max = max(h.max, d)
+}
+
+func (h *compactHist) histogram() Histogram {
+	out := Histogram{Count: h.count, Sum: h.sum, Max: h.max}
+	copy(out.Buckets[h.lo:], h.buckets)
+	return out
 }
 
 // Stats returns every link's counters that saw traffic, ordered by (from,
@@ -153,7 +220,7 @@ func (n *Network) Stats() []LinkStats {
 	var out []LinkStats
 	for _, k := range keys {
 		if l := n.links[k]; l.stats.Sent > 0 || l.stats.TotalDropped() > 0 {
-			out = append(out, l.stats)
+			out = append(out, l.stats.export(l.from.name, l.to.name))
 		}
 	}
 	return out

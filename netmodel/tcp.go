@@ -76,12 +76,17 @@ type tcpSegment struct {
 func newPipe(n *Network, src, dst *conn) *pipe {
 	p := &pipe{n: n, src: src, dst: dst, link: n.link(src.h, dst.h), rto: n.opts.MinRTO, stallSince: -1, ackStallSince: -1}
 	h := src.h
+	// Keep the pipes that may still send (a crash must kill them): not
+	// dead, and not finished (FIN delivered, nothing queued, no ACK
+	// probe), so that a host that made many connections does not keep
+	// every one of them alive.
 	live := h.pipes[:0]
 	for _, q := range h.pipes {
-		if !q.dead {
+		if !q.dead && !(q.fin && q.queue.len() == 0 && !q.ackProbe) {
 			live = append(live, q)
 		}
 	}
+	clear(h.pipes[len(live):])
 	h.pipes = append(live, p)
 	return p
 }
@@ -145,7 +150,7 @@ func (p *pipe) transmit() {
 			return
 		}
 		now := n.w.Elapsed()
-		arrive := max(now+l.cfg.Latency.Sample(l.rnd), p.lastArrive)
+		arrive := max(now+l.cfg.Latency.Sample(&l.rnd), p.lastArrive)
 		p.lastArrive = arrive
 		gen := p.gen
 		p.next++
@@ -324,7 +329,7 @@ func (n *Network) sendReset(from, to *conn) {
 		return
 	}
 	sentAt := n.w.Elapsed()
-	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
+	n.w.ScheduleFunc(l.cfg.Latency.Sample(&l.rnd), func() {
 		if ok, cause := n.reachable(from.h, to.h); !ok {
 			l.stats.Dropped[cause]++
 			n.dropControl(id, l, PacketRST, cause)
@@ -383,7 +388,7 @@ func (n *Network) control(a, b *Host, kind PacketKind, c *conn, onArrive func())
 		return
 	}
 	sentAt := n.w.Elapsed()
-	n.w.ScheduleFunc(l.cfg.Latency.Sample(l.rnd), func() {
+	n.w.ScheduleFunc(l.cfg.Latency.Sample(&l.rnd), func() {
 		if ok, cause := n.reachable(a, b); !ok {
 			l.stats.Dropped[cause]++
 			n.dropControl(id, l, kind, cause)

@@ -209,9 +209,9 @@ func (n *Network) sendDatagram(src *Host, from netip.AddrPort, dst *Host, to net
 	}
 	sentAt := n.w.Elapsed()
 	for c := 0; c < copies; c++ {
-		lat := l.cfg.Latency.Sample(l.rnd)
+		lat := l.cfg.Latency.Sample(&l.rnd)
 		if l.cfg.Reorder > 0 && l.rnd.Float64() < l.cfg.Reorder {
-			lat += l.cfg.ReorderDelay.Sample(l.rnd)
+			lat += l.cfg.ReorderDelay.Sample(&l.rnd)
 		}
 		l.inflight++
 		a := n.newDgArrival()

@@ -181,6 +181,11 @@ func (w *World) Rand(name string) *Rand {
 	return r
 }
 
+// RandStream returns the stream w.Rand(name) would return, as a value the
+// caller keeps: for objects made by the thousand (a network's links) that
+// never look their stream up by name again, so the World need not hold it.
+func (w *World) RandStream(name string) Rand { return Rand{state: deriveSeed(w.opts.Seed, name)} }
+
 // Logger returns the World's logger.
 func (w *World) Logger() *slog.Logger { return w.logger }
 

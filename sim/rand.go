@@ -107,9 +107,13 @@ type Source interface {
 	Intn(n int) int
 }
 
-// deriveSeed returns the seed of the child stream called name: the same
+// DeriveSeed returns the seed of the child stream called name: the same
 // (seed, name) pair always gives the same child, and adding a stream with a
-// new name does not shift what the others draw.
+// new name does not shift what the others draw. World.Rand(name) is
+// NewRand(DeriveSeed(seed, name)); other runtimes use it to draw the same
+// numbers.
+func DeriveSeed(seed uint64, name string) uint64 { return deriveSeed(seed, name) }
+
 func deriveSeed(seed uint64, name string) uint64 {
 	// FNV-1a over the name, then mixed with the parent seed.
 	h := uint64(0xcbf29ce484222325)

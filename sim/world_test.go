@@ -645,3 +645,19 @@ func TestScheduleCallOrdersLikeScheduleFunc(t *testing.T) {
 	})
 	assert.Equal(t, []string{"tick@1s", "tick@2s", "tick@3s", "cancelled@12s"}, log)
 }
+
+// RandStream(name) draws what Rand(name) draws, without the World keeping
+// the stream.
+func TestRandStreamIsRandByValue(t *testing.T) {
+	w, err := sim.New(sim.Options{Seed: 99})
+	require.NoError(t, err)
+	for _, name := range []string{"a", "netmodel/link/h1->h2", ""} {
+		s := w.RandStream(name)
+		r := w.Rand(name)
+		for range 5 {
+			require.Equal(t, r.Uint64(), s.Uint64(), "stream %q", name)
+		}
+		again := w.RandStream(name)
+		require.Equal(t, sim.NewRand(sim.DeriveSeed(99, name)).Uint64(), again.Uint64())
+	}
+}

@@ -242,7 +242,7 @@ func (r *Runtime) Rand(name string) *sim.Rand {
 	defer r.mu.Unlock()
 	s, ok := r.streams[name]
 	if !ok {
-		s = sim.NewRand(DeriveSeed(r.opts.Seed, name))
+		s = sim.NewRand(sim.DeriveSeed(r.opts.Seed, name))
 		r.streams[name] = s
 	}
 	return s
