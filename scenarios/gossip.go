@@ -177,9 +177,10 @@ func init() {
 		Variants: gossipVariants,
 		Params: []scenario.Param{
 			scenario.Int("nodes", "swarm size", 100, 2, 10000),
-			scenario.Choice("bootstrap", "how nodes join: random (through up to 5 random earlier nodes, as iroh's simulator), "+
-				"star (through node 0) or chain (through the previous node); with one contact, iroh's HyParView can leave "+
-				"a node or a cluster cut off (a refused refill is not retried)", "random", "random", "star", "chain"),
+			scenario.Choice("bootstrap", "how nodes join: random (through up to 5 random earlier nodes), iroh (as iroh-gossip's "+
+				"simulator: through one of the first 5 nodes), star (through node 0) or chain (through the previous node); with "+
+				"one contact, iroh's HyParView can leave a node or a cluster cut off (a refused refill is not retried)",
+				"random", "random", "iroh", "star", "chain"),
 			scenario.Duration("join-window", "nodes subscribe at random moments in this window", 20*time.Second, 0, 24*time.Hour),
 			scenario.IntDrawn("loss-permille", "segment packet loss in 1/1000 (a stream retransmits)", 0, 20),
 			scenario.Duration("warmup", "quiet time after the join window (HyParView shuffles every 60s fill the passive views)", 90*time.Second, 0, 24*time.Hour),
@@ -237,6 +238,11 @@ func runGossipSwarm(r *scenario.Run) {
 			bootstrap[sn.idx] = []*swarmNode{order[0]}
 		case pattern == "chain":
 			bootstrap[sn.idx] = []*swarmNode{order[k-1]}
+		case pattern == "iroh":
+			// iroh-gossip's simulator (BootstrapMode::Set with 5): the
+			// first five nodes join through node 0, every later node
+			// through one of those five.
+			bootstrap[sn.idx] = []*swarmNode{order[min(k-1, rnd.Intn(5))]}
 		default:
 			for _, j := range rnd.Perm(k)[:min(k, 5)] {
 				bootstrap[sn.idx] = append(bootstrap[sn.idx], order[j])
@@ -478,12 +484,21 @@ func runGossipSwarm(r *scenario.Run) {
 			r.Violate("no-silent-drop", "%s: its actor emitted %d events for the topic after subscribe, its stream delivered %d", sn.name, sn.emitted, sn.seen)
 		}
 	}
+	// Shut the swarm down at once, as a test tearing down its nodes in
+	// parallel: each node closes in a task of its own host (a node's
+	// Close waits for its dials in progress, up to the dial timeout).
+	closing := r.W.NewWaitGroup()
 	for _, sn := range nodes {
 		if sn.alive {
-			if sn.sub != nil {
-				sn.sub.Close()
-			}
-			sn.node.Close()
+			closing.Add(1)
+			sn.host.Env().Go("close", func() {
+				defer closing.Done()
+				if sn.sub != nil {
+					sn.sub.Close()
+				}
+				sn.node.Close()
+			})
 		}
 	}
+	closing.Wait()
 }

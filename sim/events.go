@@ -33,9 +33,15 @@ type event struct {
 	call Firer  // evCall scheduled with ScheduleCall
 }
 
-// eventHeap is a binary min-heap of events with index tracking, so timers
-// can be removed or re-armed in O(log n) without allocation.
+// eventHeap is a 4-ary min-heap of events with index tracking, so timers
+// can be removed or re-armed in O(log n) without allocation. Four children
+// per node make it half as deep as a binary heap, which matters when a
+// swarm keeps hundreds of thousands of timers pending (fewer cache misses
+// per push and pop). (when, key) is a total order, so the arity changes
+// no decision: events come out in the same order.
 type eventHeap []*event
+
+const heapArity = 4
 
 func (h eventHeap) less(i, j int) bool {
 	a, b := h[i], h[j]
@@ -90,7 +96,7 @@ func (h *eventHeap) remove(e *event) {
 
 func (h eventHeap) up(j int) {
 	for j > 0 {
-		i := (j - 1) / 2
+		i := (j - 1) / heapArity
 		if !h.less(j, i) {
 			break
 		}
@@ -102,13 +108,15 @@ func (h eventHeap) up(j int) {
 func (h eventHeap) down(i0 int) bool {
 	i, n := i0, len(h)
 	for {
-		l := 2*i + 1
-		if l >= n {
+		first := heapArity*i + 1
+		if first >= n {
 			break
 		}
-		j := l
-		if r := l + 1; r < n && h.less(r, l) {
-			j = r
+		j := first
+		for c := first + 1; c < min(first+heapArity, n); c++ {
+			if h.less(c, j) {
+				j = c
+			}
 		}
 		if !h.less(j, i) {
 			break
