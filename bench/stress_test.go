@@ -174,10 +174,11 @@ func TestCompareStress(t *testing.T) {
 		t.Skip("a measurement: run with -compare (make bench)")
 	}
 	var rows [][]string
-	for i, c := range []struct{ scenario, strategy string }{
+	simDefault := map[string]hunt{} // each bug's simulator hunt under its default strategy
+	for _, c := range []struct{ scenario, strategy string }{
 		{"priority", ""}, // its default: pct:1+delay:500us:1+swarm:4
 		{"priority", "random+delay:500us:1+swarm:4"},
-		{"gossip-smoke", "random"},
+		{"gossip-smoke", ""}, // its default: random
 		{"gossip-smoke", "pct:3"},
 	} {
 		h, first := simHunt(t, c.scenario, "buggy", c.strategy, *budget)
@@ -187,12 +188,13 @@ func TestCompareStress(t *testing.T) {
 		}
 		st := c.strategy
 		if st == "" {
+			simDefault[c.scenario] = h
 			st = first.Strategy.String() + " (default)"
 		}
 		rows = append(rows, []string{c.scenario, "simulator, " + st, fmt.Sprint(h.runs), fmt.Sprint(h.failures),
-			h.firstString(), h.firstWhat, fmt.Sprintf("%.1f", h.perMinute()), rep})
-		_ = i
+			h.firstString(), h.firstWhat, h.perFailure(), fmt.Sprintf("%.1f", h.perMinute()), rep})
 	}
+	var ratios []string
 	for i, name := range []string{"priority", "gossip-smoke"} {
 		prefix := netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/24", 90+i))
 		h, seed := stressHunt(t, name, "buggy", *budget, prefix)
@@ -207,13 +209,42 @@ func TestCompareStress(t *testing.T) {
 			rep = fmt.Sprintf("%d/5 (same seed)", again)
 		}
 		rows = append(rows, []string{name, "stress: live runs on goroutines and loopback, in a loop", fmt.Sprint(h.runs), fmt.Sprint(h.failures),
-			h.firstString(), h.firstWhat, fmt.Sprintf("%.1f", h.perMinute()), rep})
+			h.firstString(), h.firstWhat, h.perFailure(), fmt.Sprintf("%.1f", h.perMinute()), rep})
+		ratios = append(ratios, compareHunts(name, simDefault[name], h))
 	}
 	summary.add("Time to reproduce: simulator against stress testing",
-		fmt.Sprintf("The buggy variants of `priority` (grpc-go#7783, the Close/Remove leak) and `gossip-smoke` (iroh#2460, the late subscription), with the same wall-clock budget of %v on each side. The simulator sweeps seeds 0, 1, 2, ... with %d workers; the stress harness runs the same protocol packages live (`sim/osrt` + `netmodel/osnet`, the workloads of `simrun live`, buggy variant) in a loop, and counts a run as failing if a property fails or tasks outlive its teardown (a leak). Replays: the first failure rerun from its seed, counted when fingerprint, steps and failure are identical (live: when the same seed fails again).",
+		fmt.Sprintf("The buggy variants of `priority` (grpc-go#7783, the Close/Remove leak) and `gossip-smoke` (iroh#2460, the late subscription), with the same wall-clock budget of %v on each side. The simulator sweeps seeds 0, 1, 2, ... with %d workers; the stress harness runs the same protocol packages live (`sim/osrt` + `netmodel/osnet`, the workloads of `simrun live`, buggy variant) in a loop, and counts a run as failing if a property fails or tasks outlive its teardown (a leak; the tasks are named). Wall time per failure is the budget over the failures found (the expected time to a failure, steadier than the first one). Replays: the first failure rerun from its seed, counted when fingerprint, steps and failure are identical (live: when the same seed fails again).",
 			*budget, runtime.GOMAXPROCS(0)),
-		[]string{"bug", "harness", "runs", "failures", "time to first failure", "first failure", "failures/min", "replays"},
-		rows)
+		[]string{"bug", "harness", "runs", "failures", "time to first failure", "first failure", "wall time per failure", "failures/min", "replays"},
+		rows, ratios...)
+}
+
+// perFailure is the wall time per failure found, or "> wall" for none.
+func (h hunt) perFailure() string {
+	if h.failures == 0 {
+		return fmt.Sprintf("> %v", h.wall.Round(time.Second))
+	}
+	return (h.wall / time.Duration(h.failures)).Round(100 * time.Microsecond).String()
+}
+
+// compareHunts says how much sooner the simulator found the bug than the
+// stress harness; when the harness found nothing, the ratio is a lower
+// bound (its time to a failure is more than its budget).
+func compareHunts(name string, sim, stress hunt) string {
+	if sim.failures == 0 {
+		return fmt.Sprintf("%s: the simulator found no failure within %v.", name, sim.wall.Round(time.Second))
+	}
+	simFirst := max(sim.first, time.Millisecond)
+	simPer := sim.wall / time.Duration(sim.failures)
+	if stress.failures == 0 {
+		return fmt.Sprintf("%s: the simulator's first failure came after %v and one every %v; the stress harness found none in %v: at least %.0fx sooner to the first failure, and at least %.0fx more failures per unit of time.",
+			name, sim.first.Round(time.Millisecond), simPer.Round(100*time.Microsecond), stress.wall.Round(time.Second),
+			stress.wall.Seconds()/simFirst.Seconds(), stress.wall.Seconds()/simPer.Seconds())
+	}
+	stressPer := stress.wall / time.Duration(stress.failures)
+	return fmt.Sprintf("%s: first failure after %v (simulator) against %v (stress): %.0fx sooner; one failure every %v against every %v: %.0fx more often.",
+		name, sim.first.Round(time.Millisecond), stress.first.Round(time.Millisecond), stress.first.Seconds()/simFirst.Seconds(),
+		simPer.Round(100*time.Microsecond), stressPer.Round(time.Millisecond), stressPer.Seconds()/simPer.Seconds())
 }
 
 func mustLive(t *testing.T, name string) *scenarios.LiveMode {

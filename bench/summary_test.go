@@ -21,6 +21,7 @@ type section struct {
 	title, intro string
 	header       []string
 	rows         [][]string
+	outro        string // after the table (may be empty)
 }
 
 type collector struct {
@@ -28,17 +29,21 @@ type collector struct {
 	sections []section
 }
 
-func (c *collector) add(title, intro string, header []string, rows [][]string) {
+func (c *collector) add(title, intro string, header []string, rows [][]string, outro ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sections = append(c.sections, section{title, intro, header, rows})
+	c.sections = append(c.sections, section{title, intro, header, rows, strings.Join(outro, "\n\n")})
 }
 
 func (c *collector) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# detsim benchmarks against the alternatives\n\n")
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s. Written %s by `make bench` (`go test ./bench -run Compare -bench . -compare -summary FILE`).\n\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	gogc := os.Getenv("GOGC")
+	if gogc == "" {
+		gogc = "100 (default)"
+	}
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s, GOGC=%s. Written %s by `make bench` (`go test ./bench -run Compare -compare -summary FILE`).\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), gogc, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	for _, s := range c.sections {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", s.title, s.intro)
 		fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat("---|", len(s.header)))
@@ -46,6 +51,9 @@ func (c *collector) markdown() string {
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(r, " | "))
 		}
 		b.WriteString("\n")
+		if s.outro != "" {
+			fmt.Fprintf(&b, "%s\n\n", s.outro)
+		}
 	}
 	return b.String()
 }
