@@ -35,7 +35,7 @@ var scaleCases = []scaleCase{
 	{"gossip-swarm, 1,000 nodes, 5-contact bootstrap", "gossip-swarm", swarmParams("1000", "random")},
 	{"gossip-swarm, 10,000 nodes, iroh bootstrap", "gossip-swarm", swarmParams("10000", "iroh")},
 	{"gossip-swarm, 10,000 nodes, 5-contact bootstrap", "gossip-swarm", swarmParams("10000", "random")},
-	{"discovery, 500 nodes", "discovery", map[string]string{"nodes": "500", "duration": "12s"}},
+	{"discovery, 500 nodes", "discovery", map[string]string{"nodes": "500", "duration": "12s", "late-percent": "0"}},
 }
 
 func swarmParams(nodes, bootstrap string) map[string]string {
@@ -104,7 +104,7 @@ func TestCompareScale(t *testing.T) {
 			result = "FAIL: " + r.Failure
 		}
 		var params []string
-		for _, k := range []string{"nodes", "bootstrap", "join-window", "warmup", "crash-percent", "loss-permille", "duration"} {
+		for _, k := range []string{"nodes", "bootstrap", "join-window", "warmup", "crash-percent", "loss-permille", "duration", "late-percent"} {
 			if v, ok := c.Params[k]; ok {
 				params = append(params, k+"="+v)
 			}

@@ -47,7 +47,7 @@ func init() {
 		},
 		Params: []scenario.Param{
 			scenario.Int("nodes", "nodes on the segment", 5, 2, 500),
-			scenario.IntDrawn("late-percent", "share of the nodes that start at a random moment in the first 20s", 0, 40),
+			scenario.IntDrawn("late-percent", "share of the nodes that start at a random moment in the first 20s (the first half of the run, if shorter)", 0, 40),
 			scenario.IntDrawn("loss-permille", "packet loss in 1/1000 (datagrams and SYNs are lost, a stream retransmits)", 0, 20),
 			scenario.IntDrawn("dup-permille", "datagram duplication in 1/1000", 0, 50),
 			scenario.IntDrawn("slow", "1: one node's health server answers after 4-6s (the check times out at 5s)", 0, 1),
@@ -91,6 +91,9 @@ func runDiscovery(r *scenario.Run) {
 	now := func() time.Duration { return env.Since(start) }
 
 	ms := make([]*discoveryMember, n)
+	// Late nodes start within 20s, or within the first half of a shorter
+	// run, so that every node has started well before the run ends.
+	lateWindow := min(20*time.Second, r.Params.Duration("duration")/2)
 	late := n * r.Params.Int("late-percent") / 100
 	lateSet := map[int]bool{}
 	for _, i := range rnd.Perm(n)[:late] {
@@ -109,7 +112,7 @@ func runDiscovery(r *scenario.Run) {
 	for i := range ms {
 		m := &discoveryMember{name: fmt.Sprintf("d%d", i), slow: i == slowIdx}
 		if lateSet[i] {
-			m.joinAt = time.Duration(rnd.Int63n(int64(20 * time.Second)))
+			m.joinAt = time.Duration(rnd.Int63n(int64(lateWindow)))
 		}
 		ms[i] = m
 	}

@@ -865,13 +865,11 @@ func TestReportOutputsAreCheckedBeforeRunning(t *testing.T) {
 		{[]string{"suite", "-seeds", "1", "-report", filepath.Join(out, "missing", "r")}, "does not exist"},
 		{[]string{"suite", "-seeds", "1", "-report", ro}, "not writable"},
 	} {
-		began := time.Now()
 		r := cli(c.args...)
 		assert.Equal(t, exitUsage, r.code, "%v\n%s", c.args, r)
 		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 		assert.Contains(t, r.stderr, c.want, c.args)
-		assert.Empty(t, r.stdout, "%v ran", c.args)
-		assert.Less(t, time.Since(began), 2*time.Second, "%v: checked before running", c.args)
+		assert.Empty(t, r.stdout, "%v ran: checked before running, nothing is printed", c.args)
 		entries, err := os.ReadDir(out)
 		require.NoError(t, err)
 		assert.Empty(t, entries, "%v wrote nothing", c.args)

@@ -32,7 +32,7 @@ Exit status: 0 no failure, 1 at least one failure, 2 bad usage or input.`)
 		return code
 	}
 	if *jsonOut != "" {
-		if err := checkOutFile("-json", *jsonOut); err != nil {
+		if err := checkWritableFile("-json", *jsonOut); err != nil {
 			return failf(stderr, "merge: %v", err)
 		}
 	}

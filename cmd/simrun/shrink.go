@@ -43,7 +43,7 @@ reproduces).`)
 	if path == "" {
 		path = strings.TrimSuffix(in, ".json") + ".shrunk.json"
 	}
-	if err := checkOutFile("-out", path); err != nil {
+	if err := checkWritableFile("-out", path); err != nil {
 		return failf(stderr, "shrink: %v", err)
 	}
 	var steps []string
