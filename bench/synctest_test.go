@@ -18,10 +18,10 @@ var compare = flag.Bool("compare", false, "run the comparisons (make bench): wal
 
 var smallWorkload = TimerWorkload{Tasks: 20, Rounds: 20}
 
-func runSim(t testing.TB, wl TimerWorkload, seed uint64, strategy string) []int {
+func runSim(t testing.TB, wl TimerWorkload, seed uint64, strategy string, pool *sim.Pool) []int {
 	st, err := sim.ParseStrategy(strategy)
 	require.NoError(t, err)
-	w, err := sim.New(sim.Options{Seed: seed, Strategy: st})
+	w, err := sim.New(sim.Options{Seed: seed, Strategy: st, Pool: pool})
 	require.NoError(t, err)
 	var order []int
 	res, err := w.Run(func() { order = wl.Run(w) })
@@ -46,7 +46,7 @@ func runSynctest(t *testing.T, wl TimerWorkload) []int {
 // comparison: the workload completes in the simulator (the same order on
 // every run of a seed) and in a synctest bubble.
 func TestTimerWorkloadRunsBothWays(t *testing.T) {
-	a, b := runSim(t, smallWorkload, 1, "random"), runSim(t, smallWorkload, 1, "random")
+	a, b := runSim(t, smallWorkload, 1, "random", nil), runSim(t, smallWorkload, 1, "random", nil)
 	require.Len(t, a, smallWorkload.Tasks*smallWorkload.Rounds)
 	assert.Equal(t, a, b, "a seed gives one order")
 	c := runSynctest(t, smallWorkload)
@@ -71,10 +71,16 @@ func TestCompareSynctest(t *testing.T) {
 	}
 	var stWall []time.Duration
 	stOrders := map[uint64]bool{}
+	// The simulator's runs share a Pool, as a sweep's do: finished tasks'
+	// coroutines keep their grown stacks for the next run's tasks (the Go
+	// runtime likewise reuses the goroutines and stacks synctest's runs
+	// free).
+	pool := sim.NewPool(0)
+	defer pool.Close()
 	for i := 0; i < runs; i++ {
 		for k, st := range strategies {
 			start := time.Now()
-			o := runSim(t, wl, 1, st)
+			o := runSim(t, wl, 1, st, pool)
 			simWall[k] = append(simWall[k], time.Since(start))
 			simOrders[k][OrderHash(o)] = true
 		}
@@ -91,7 +97,7 @@ func TestCompareSynctest(t *testing.T) {
 			fmt.Sprintf("%.2fx", float64(mt)/float64(ms)), fmt.Sprint(len(simOrders[k]))})
 	}
 	summary.add("Virtual time against testing/synctest",
-		fmt.Sprintf("The same timer-heavy workload (`bench.TimerWorkload`: %d tasks in pairs, each with a ticker, a sleep after every tick and an unbuffered hand-off with its partner, %d rounds, %d events), written once against `sim.Env`, run %d times in the simulator (seed 1) and %d times in a `testing/synctest` bubble on the OS runtime (`sim/osrt`). Speed-up is synctest's median wall time over the simulator's. Under `random` almost every scheduling point switches tasks (that is the exploration); under `pct:3` the running task mostly keeps running, as goroutines do.",
+		fmt.Sprintf("The same timer-heavy workload (`bench.TimerWorkload`: %d tasks in pairs, each with a ticker, a sleep after every tick and an unbuffered hand-off with its partner, %d rounds, %d events), written once against `sim.Env`, run %d times in the simulator (seed 1; the runs share a `sim.Pool`, as a sweep's do) and %d times in a `testing/synctest` bubble on the OS runtime (`sim/osrt`). Speed-up is synctest's median wall time over the simulator's. Under `random` almost every scheduling point switches tasks (that is the exploration); under `pct:3` the running task mostly keeps running, as goroutines do.",
 			wl.Tasks, wl.Rounds, wl.Tasks*wl.Rounds, runs, runs),
 		[]string{"runtime", "median wall time per run", "speed-up over synctest", "distinct event orders in the runs"},
 		rows)

@@ -34,29 +34,39 @@ type event struct {
 }
 
 // eventHeap is a 4-ary min-heap of events with index tracking, so timers
-// can be removed or re-armed in O(log n) without allocation. Four children
-// per node make it half as deep as a binary heap, which matters when a
-// swarm keeps hundreds of thousands of timers pending (fewer cache misses
-// per push and pop). (when, key) is a total order, so the arity changes
-// no decision: events come out in the same order.
-type eventHeap []*event
+// can be removed or re-armed in O(log n) without allocation. Each entry
+// carries its event's (when, key), so comparisons read the heap's own
+// array and never the events, and four children per node make it half as
+// deep as a binary heap: both matter when a run keeps hundreds of
+// thousands of timers pending. (when, key) is a total order, so the shape
+// of the heap changes no decision: events come out in the same order.
+type eventHeap []heapEntry
+
+type heapEntry struct {
+	when int64
+	key  uint64
+	e    *event
+}
 
 const heapArity = 4
 
 func (h eventHeap) less(i, j int) bool {
-	a, b := h[i], h[j]
+	a, b := &h[i], &h[j]
 	return a.when < b.when || (a.when == b.when && a.key < b.key)
 }
 
 func (h eventHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].idx = i
-	h[j].idx = j
+	h[i].e.idx = i
+	h[j].e.idx = j
 }
+
+// next is the earliest event (the heap must not be empty).
+func (h eventHeap) next() *event { return h[0].e }
 
 func (h *eventHeap) push(e *event) {
 	e.idx = len(*h)
-	*h = append(*h, e)
+	*h = append(*h, heapEntry{e.when, e.key, e})
 	h.up(e.idx)
 }
 
@@ -64,8 +74,8 @@ func (h *eventHeap) pop() *event {
 	old := *h
 	n := len(old) - 1
 	old.swap(0, n)
-	e := old[n]
-	old[n] = nil
+	e := old[n].e
+	old[n] = heapEntry{}
 	*h = old[:n]
 	if n > 0 {
 		h.down(0)
@@ -84,7 +94,7 @@ func (h *eventHeap) remove(e *event) {
 	if i != n {
 		old.swap(i, n)
 	}
-	old[n] = nil
+	old[n] = heapEntry{}
 	*h = old[:n]
 	if i != n {
 		if !h.down(i) {

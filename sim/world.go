@@ -424,8 +424,8 @@ func (w *World) KillOwner(owner any) int {
 		}
 	}
 	var stale []*event
-	for _, e := range w.events {
-		if e.tm != nil && e.tm.owner == owner {
+	for _, he := range w.events {
+		if e := he.e; e.tm != nil && e.tm.owner == owner {
 			stale = append(stale, e)
 		}
 	}
@@ -491,10 +491,11 @@ func (w *World) checkLeaks() {
 	blocked := w.blockedTasks()
 	var timers []string
 	evs := slices.Clone(w.events)
-	slices.SortFunc(evs, func(a, b *event) int {
+	slices.SortFunc(evs, func(a, b heapEntry) int {
 		return cmp.Or(cmp.Compare(a.when, b.when), cmp.Compare(a.key, b.key))
 	})
-	for _, e := range evs {
+	for _, he := range evs {
+		e := he.e
 		if e.kind == evSleep || e.kind == evCall {
 			continue
 		}
