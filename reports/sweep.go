@@ -216,8 +216,10 @@ func metricDist(name string, m MetricInput) MetricDist {
 	return d
 }
 
-// numberRun matches the numbers a failure message varies in.
-var numberRun = regexp.MustCompile(`0x[0-9a-fA-F]+|[0-9]+(\.[0-9]+)?`)
+// numberRun matches the numbers a failure message varies in: Go durations
+// with their units (so "27µs" and "1.5s" group together), hex and decimal
+// numbers.
+var numberRun = regexp.MustCompile(`(?:[0-9]+(?:\.[0-9]+)?(?:ns|µs|us|ms|h|m|s))+\b|0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?`)
 
 // groupFailures groups failing seeds by kind and message pattern.
 func groupFailures(failing []FailingSeed, runs int) []FailureGroup {
