@@ -105,7 +105,9 @@ func (b *Balancer) ChoiceHolds() bool {
 	if !b.quiescent() {
 		return true
 	}
-	b.refreshSnapshot()
+	if b.snapGen != b.gen || b.snapWant == "" {
+		b.refreshSnapshot()
+	}
 	return b.snapHolds
 }
 
