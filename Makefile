@@ -62,7 +62,7 @@ BUDGET ?= 30s
 BENCH_GOGC = GOGC=$${GOGC:-400}
 bench:
 	@mkdir -p out
-	@$(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1 > out/bench-kernel.txt; s=$$?; cat out/bench-kernel.txt; exit $$s
+	@$(BENCH_GOGC) $(GO) test ./sim/ ./netmodel/ -run '^$$' -bench . -benchmem -count=1 > out/bench-kernel.txt; s=$$?; cat out/bench-kernel.txt; exit $$s
 	@$(BENCH_GOGC) $(GO) test ./scenarios/ -run '^$$' -bench 'Scenario/(counter-race|priority|pickfirst|gossip-smoke|butex)' -benchtime 1000x -benchmem -count=1 > out/bench-scenarios.txt; s=$$?; cat out/bench-scenarios.txt; exit $$s
 	@$(BENCH_GOGC) $(GO) test ./scenarios/ -run '^$$' -bench 'Scenario/(gossip-swarm|discovery)' -benchtime 5x -benchmem -count=1 > out/bench-scenarios-large.txt; s=$$?; cat out/bench-scenarios-large.txt; exit $$s
 	$(BENCH_GOGC) $(GO) test ./bench/ -run Compare -compare -budget $(BUDGET) -summary $(CURDIR)/out/bench.md -count=1 -timeout 60m

@@ -40,9 +40,9 @@ type Options struct {
 	// EphemeralMin and EphemeralMax bound the ports given to unbound
 	// sockets and dials. 0 means 32768 and 60999 (Linux).
 	EphemeralMin, EphemeralMax uint16
-	// Default is the link between hosts that share no segment (and the
-	// default of AddSegment's link when it is the zero Link). The zero
-	// value means DefaultLink.
+	// Default is the link between hosts that share no segment (a segment's
+	// own link is the one given to AddSegment, used as given). nil means
+	// DefaultLink.
 	Default *Link
 }
 

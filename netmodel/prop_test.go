@@ -1680,3 +1680,57 @@ func TestNetRegression_CrashWakeOrder(t *testing.T) {
 		require.Equal(t, first, run(), "same seed, same fingerprint")
 	}
 }
+
+// TestNetRegression_PrunedPipeWithPendingStall: a host lets go of the pipes
+// of finished connections, but one whose retransmission timer is still
+// pending (a failed arrival scheduled a second one) must still die in a
+// crash: a later dial on the crashing host, which prunes the list, must
+// change no counter. Found in review: the timer fired on a pruned pipe
+// and counted a retransmission of nothing.
+func TestNetRegression_PrunedPipeWithPendingStall(t *testing.T) {
+	stats := func(redial bool) netmodel.LinkStats {
+		l := newLAN(t, sim.Options{Seed: 1, Strategy: sim.Strategy{Kind: sim.FIFO}}, netmodel.Options{},
+			netmodel.Link{Latency: netmodel.Constant(10 * time.Millisecond)})
+		l.run(t, func() {
+			c1, c2, _ := pair(t, l)
+			defer c2.Close()
+			_, err := c1.Write([]byte("x"))
+			require.NoError(t, err)
+			l.w.Sleep(time.Millisecond)
+			require.NoError(t, l.n.Partition([]string{"a"}, []string{"b"}))
+			l.w.Sleep(time.Millisecond)
+			_, err = c1.Write([]byte("y"))
+			require.NoError(t, err)
+			l.w.Sleep(98 * time.Millisecond)
+			l.n.Heal()
+			l.w.Sleep(50 * time.Millisecond)
+			require.NoError(t, c1.Close())
+			l.w.Sleep(150 * time.Millisecond)
+			if redial {
+				// A second connection from a: newPipe prunes a's list.
+				ln, err := l.c.Env().Net().Listen("tcp", ":7001")
+				require.NoError(t, err)
+				defer ln.Close()
+				l.c.Env().Go("accept", func() {
+					if c, err := ln.Accept(); err == nil {
+						c.Close()
+					}
+				})
+				c3, err := l.a.Env().Net().Dial("tcp", "10.0.0.3:7001")
+				require.NoError(t, err)
+				defer c3.Close()
+			}
+			l.w.Sleep(50 * time.Millisecond)
+			require.NoError(t, l.n.Crash("a"))
+			l.w.Sleep(5 * time.Second)
+		})
+		for _, s := range l.n.Stats() {
+			if s.From == "a" && s.To == "b" {
+				return s
+			}
+		}
+		t.Fatal("no a->b link")
+		return netmodel.LinkStats{}
+	}
+	assert.Equal(t, stats(false).Retransmits, stats(true).Retransmits, "a prune must not change what a crash stops")
+}

@@ -59,6 +59,10 @@ type pipe struct {
 	// unusable (its ACK cannot come back); -1 if acknowledgements flow.
 	ackStallSince time.Duration
 	ackProbe      bool
+	// stalls counts retransmission timers still pending (a failed
+	// arrival can schedule one while another waits): a pipe with one
+	// pending is not finished, a crash must still kill it.
+	stalls int
 
 	// Receiver side: segments received and not yet read, in order (the
 	// first one partly read up to off), so data is never copied twice.
@@ -77,12 +81,12 @@ func newPipe(n *Network, src, dst *conn) *pipe {
 	p := &pipe{n: n, src: src, dst: dst, link: n.link(src.h, dst.h), rto: n.opts.MinRTO, stallSince: -1, ackStallSince: -1}
 	h := src.h
 	// Keep the pipes that may still send (a crash must kill them): not
-	// dead, and not finished (FIN delivered, nothing queued, no ACK
-	// probe), so that a host that made many connections does not keep
-	// every one of them alive.
+	// dead, and not finished (FIN delivered, nothing queued, no ACK probe
+	// or retransmission timer pending), so that a host that made many
+	// connections does not keep every one of them alive.
 	live := h.pipes[:0]
 	for _, q := range h.pipes {
-		if !q.dead && !(q.fin && q.queue.len() == 0 && !q.ackProbe) {
+		if !q.dead && !(q.fin && q.queue.len() == 0 && !q.ackProbe && q.stalls == 0) {
 			live = append(live, q)
 		}
 	}
@@ -204,7 +208,9 @@ func (p *pipe) stall() {
 	// if that is sooner (TCP_USER_TIMEOUT fires on time).
 	d := min(p.rto, p.stallSince+n.opts.UserTimeout-now)
 	p.rto = min(2*p.rto, n.opts.MaxRTO)
+	p.stalls++
 	n.w.ScheduleFunc(d, func() {
+		p.stalls--
 		p.retrying = false
 		if !p.dead {
 			p.link.stats.Retransmits++

@@ -242,7 +242,11 @@ func runGossipSwarm(r *scenario.Run) {
 			// iroh-gossip's simulator (BootstrapMode::Set with 5): the
 			// first five nodes join through node 0, every later node
 			// through one of those five.
-			bootstrap[sn.idx] = []*swarmNode{order[min(k-1, rnd.Intn(5))]}
+			if k < 5 {
+				bootstrap[sn.idx] = []*swarmNode{order[0]}
+			} else {
+				bootstrap[sn.idx] = []*swarmNode{order[rnd.Intn(5)]}
+			}
 		default:
 			for _, j := range rnd.Perm(k)[:min(k, 5)] {
 				bootstrap[sn.idx] = append(bootstrap[sn.idx], order[j])

@@ -547,5 +547,8 @@ func (w *World) teardown() {
 		w.pool.Close()
 	}
 	w.runnable = nil
+	for _, he := range w.events {
+		he.e.idx = -1 // no longer queued: Pending is false, Cancel a no-op
+	}
 	w.events = nil
 }

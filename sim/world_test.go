@@ -661,3 +661,20 @@ func TestRandStreamIsRandByValue(t *testing.T) {
 		require.Equal(t, sim.NewRand(sim.DeriveSeed(99, name)).Uint64(), again.Uint64())
 	}
 }
+
+// An event still pending when the run ends is no longer pending, and
+// cancelling it afterwards is a no-op, not a panic.
+func TestEventPendingAtTheEndOfARun(t *testing.T) {
+	var e *sim.Event
+	var own firer
+	mustPass(t, sim.Options{}, func(w *sim.World) {
+		e = w.ScheduleFunc(time.Hour, func() {})
+		own = firer{name: "late", log: new([]string), w: w}
+		w.ScheduleCall(&own.ev, time.Hour, &own)
+		require.True(t, e.Pending())
+	})
+	assert.False(t, e.Pending())
+	assert.False(t, e.Cancel())
+	assert.False(t, own.ev.Pending())
+	assert.False(t, own.ev.Cancel())
+}

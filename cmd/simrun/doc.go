@@ -34,8 +34,9 @@
 // `simrun replay` reruns and compares, naming the first divergent step or
 // window on a mismatch, and that `simrun shrink` minimises.
 //
-// Unless GOGC or GOMEMLIMIT is set, simrun runs with GOGC=400 and a soft
-// memory limit of 60% of the machine's RAM: simulated runs allocate much
+// simrun runs with GOGC=400 unless GOGC is set, and with a soft memory
+// limit of 60% of the machine's RAM (or of the container's cgroup limit,
+// if lower) unless GOMEMLIMIT is set: simulated runs allocate much
 // short-lived garbage over a small live heap, and the default collector
 // took a core from a 2-worker sweep's workers (priority: 3,100 -> 4,100
 // seeds/s on 2 cores).

@@ -12,8 +12,9 @@ import (
 // priority scenario about 30% faster for a few megabytes more.
 const gcPercent = 400
 
-// memoryShare is the share of physical memory simrun's soft memory limit
-// allows (unless GOMEMLIMIT is set), so that the larger GOGC cannot let a
+// memoryShare is the share of the machine's memory (or of the container's
+// cgroup limit, if lower) that simrun's soft memory limit allows (unless
+// GOMEMLIMIT is set), so that the larger GOGC cannot let a
 // large run (a 10,000-node swarm) grow its heap five-fold: near the limit
 // the collector works harder instead.
 const memoryShare = 0.6

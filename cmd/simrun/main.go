@@ -100,10 +100,11 @@ Commands:
 Exit status: 0 pass (or a replay reproduced), 1 a failure was found (or a
 mismatch), 2 bad usage or input, with a one-line reason on stderr.
 
-Unless the environment sets them, simrun runs with GOGC=400 (sweeps are
-about 30% faster: runs allocate much short-lived garbage over a small heap)
-and a soft memory limit of 60% of the machine's RAM (GOMEMLIMIT), so that
-a large run's heap cannot grow five-fold.
+simrun runs with GOGC=400 unless GOGC is set (sweeps are about 30%
+faster: runs allocate much short-lived garbage over a small heap), and with
+a soft memory limit of 60% of the machine's RAM or of the container's
+memory limit unless GOMEMLIMIT is set, so that a large run's heap cannot
+grow five-fold.
 
 Run 'simrun COMMAND -h' for a command's flags.
 `)
