@@ -62,13 +62,7 @@ type Histogram struct {
 
 // Add records one duration.
 func (h *Histogram) Add(d time.Duration) {
-	if d < 0 {
-		d = 0
-	}
-	i := 0
-	if d > 0 {
-		i = bits.Len64(uint64(d)) - 1
-	}
+	i, d := bucket(d)
 	h.Buckets[i]++
 	h.Count++
 	h.Sum += d
@@ -181,14 +175,16 @@ type compactHist struct {
 	max     time.Duration
 }
 
+// bucket returns d's Histogram bucket and d itself, negatives counted as 0.
+func bucket(d time.Duration) (int, time.Duration) {
+	if d <= 0 {
+		return 0, 0
+	}
+	return bits.Len64(uint64(d)) - 1, d
+}
+
 func (h *compactHist) Add(d time.Duration) {
-	if d < 0 {
-		d = 0
-	}
-	i := 0
-	if d > 0 {
-		i = bits.Len64(uint64(d)) - 1
-	}
+	i, d := bucket(d)
 	switch {
 	case len(h.buckets) == 0:
 		h.lo, h.buckets = i, make([]uint64, 1, 4)

@@ -174,13 +174,17 @@ type segArrival struct {
 	id     uint64
 }
 
-func (n *Network) newSegArrival() *segArrival {
-	if k := len(n.segFree); k > 0 {
-		a := n.segFree[k-1]
-		n.segFree = n.segFree[:k-1]
-		return a
+func (n *Network) newSegArrival() *segArrival { return popFree(&n.segFree) }
+
+// popFree takes a value from a free list, or makes a new one.
+func popFree[T any](free *[]*T) *T {
+	if k := len(*free); k > 0 {
+		v := (*free)[k-1]
+		(*free)[k-1] = nil
+		*free = (*free)[:k-1]
+		return v
 	}
-	return &segArrival{}
+	return new(T)
 }
 
 // Fire implements sim.Firer.

@@ -232,14 +232,7 @@ type dgArrival struct {
 	id       uint64
 }
 
-func (n *Network) newDgArrival() *dgArrival {
-	if k := len(n.dgFree); k > 0 {
-		a := n.dgFree[k-1]
-		n.dgFree = n.dgFree[:k-1]
-		return a
-	}
-	return &dgArrival{}
-}
+func (n *Network) newDgArrival() *dgArrival { return popFree(&n.dgFree) }
 
 // Fire implements sim.Firer.
 func (a *dgArrival) Fire() {
