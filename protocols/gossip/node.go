@@ -53,6 +53,8 @@ type Node struct {
 	timers   timerHeap
 	timerSeq uint64
 	tm       sim.Timer
+	armed    bool          // tm is running (or fired and not yet received)
+	armedAt  time.Time     // its deadline while armed
 	deferred []proto.Input // inputs the actor generated for itself
 	out      []proto.Output
 	frame    []byte
@@ -296,6 +298,7 @@ func (n *Node) run() {
 		case 2:
 			n.handleInEvent(ev)
 		case 3:
+			n.armed = false
 			n.fireTimers()
 		}
 		n.armTimer()
@@ -565,12 +568,24 @@ func (n *Node) fireTimers() {
 	}
 }
 
+// armTimer points the actor's timer at the earliest protocol timer. Like
+// iroh-gossip's Timers, which makes a new sleep only when a timer is
+// inserted or popped, it touches the timer only when that deadline changed,
+// not on every turn of the loop.
 func (n *Node) armTimer() {
 	if len(n.timers) == 0 {
-		n.tm.Stop()
+		if n.armed {
+			n.tm.Stop()
+			n.armed = false
+		}
 		return
 	}
-	n.tm.Reset(max(n.env.Until(n.timers[0].at), 0))
+	at := n.timers[0].at
+	if n.armed && at.Equal(n.armedAt) {
+		return
+	}
+	n.tm.Reset(max(n.env.Until(at), 0))
+	n.armed, n.armedAt = true, at
 }
 
 // sendIn delivers a connection task's event to the actor unless the node

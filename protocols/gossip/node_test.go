@@ -95,10 +95,13 @@ type member struct {
 	disp    *gossip.Dispatcher
 	sub     *gossip.Subscription
 	topic   proto.TopicID
-	emitted []proto.Event  // OnEmit for topic
-	events  []gossip.Event // what the stream delivered
-	ended   bool           // the stream was closed
-	connErr []error
+	emitted []proto.Event // OnEmit for topic
+	// subscribed is len(emitted) when Subscribe returned: every event the
+	// actor emits from then on must reach the stream (fixed variant).
+	subscribed int
+	events     []gossip.Event // what the stream delivered
+	ended      bool           // the stream was closed
+	connErr    []error
 }
 
 // startMember makes, starts and wraps a node on host h (inside a run).
@@ -129,6 +132,7 @@ func (m *member) subscribe(t testing.TB, g *gnet, bootstrap ...*member) {
 		peers = append(peers, b.node.ID())
 	}
 	sub, err := m.disp.Subscribe(m.topic, peers)
+	m.subscribed = len(m.emitted)
 	check(t, g.w, err, "subscribe "+m.name)
 	m.sub = sub
 	m.host.Env().Go("consumer", func() {
@@ -523,7 +527,23 @@ func TestSimultaneousDialOneConnectionPerPair(t *testing.T) {
 				content  string
 			}{{a, b, "world"}, {b, a, "hello"}} {
 				id := x.other.node.ID()
-				assert.Equal(t, 1, x.m.count(gossip.NeighborUp, id, nil), "%s seed %d: %s: %v", spec, seed, x.m.name, kinds(x.m.events))
+				// One connection, one NeighborUp. It reaches the stream if
+				// the actor emitted it after Subscribe returned, and may
+				// not if before: the other node's JOIN can arrive first,
+				// and iroh at #2482 drops events for a topic nobody has
+				// subscribed to yet.
+				ups, upsAfter := 0, 0
+				for i, ev := range x.m.emitted {
+					if up, ok := ev.(proto.EvNeighborUp); ok && up.Peer == id {
+						ups++
+						if i >= x.m.subscribed {
+							upsAfter++
+						}
+					}
+				}
+				assert.Equal(t, 1, ups, "%s seed %d: %s: NeighborUp emitted once", spec, seed, x.m.name)
+				onStream := x.m.count(gossip.NeighborUp, id, nil)
+				assert.True(t, upsAfter <= onStream && onStream <= 1, "%s seed %d: %s: %v (NeighborUp emitted after Subscribe returned: %d)", spec, seed, x.m.name, kinds(x.m.events), upsAfter)
 				assert.Zero(t, x.m.count(gossip.NeighborDown, id, nil), "%s seed %d: %s: %v", spec, seed, x.m.name, kinds(x.m.events))
 				assert.Equal(t, 1, x.m.count(gossip.Received, id, []byte(x.content)), "%s seed %d: %s: %v", spec, seed, x.m.name, kinds(x.m.events))
 				assert.Empty(t, x.m.connErr, "%s seed %d: %s", spec, seed, x.m.name)
