@@ -148,20 +148,23 @@ func (w *World) Go(name string, fn func()) {
 	if fn == nil {
 		panic("sim: Go(" + name + ", nil): task function is nil")
 	}
-	w.spawn(name, fn, w.current)
+	var owner any
+	if w.current != nil {
+		owner = w.current.owner
+	}
+	w.spawn(name, fn, w.current, owner)
 	if w.current != nil {
 		w.schedPoint("Go")
 	}
 }
 
 // Spawn is Go for packages built on the kernel: it starts fn as a task owned
-// by owner (see Task.Owner and KillOwner) and returns the task.
+// by owner (see Task.Owner and World.KillOwner) and returns the task.
 func (w *World) Spawn(name string, owner any, fn func()) *Task {
 	if fn == nil {
 		panic("sim: Spawn(" + name + ", nil): task function is nil")
 	}
-	t := w.spawn(name, fn, w.current)
-	t.Owner = owner
+	t := w.spawn(name, fn, w.current, owner)
 	if w.current != nil {
 		w.schedPoint("Go")
 	}

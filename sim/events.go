@@ -146,6 +146,9 @@ func (w *World) schedule(e *event, when int64) {
 		when = w.now
 	}
 	e.when = when
+	if e.tm != nil && !e.tm.indexed && e.tm.owner != nil {
+		w.indexTimer(e.tm)
+	}
 	w.seq++
 	e.key = w.seq
 	if w.opts.Strategy.PermuteEqualTime {

@@ -137,7 +137,7 @@ func TestSignalWaitOfAKilledTask(t *testing.T) {
 		sig := w.NewSignal("s")
 		owner := new(int)
 		w.Go("host task", func() {
-			w.Current().Owner = owner
+			w.Current().SetOwner(owner)
 			sig.WaitTimeout(time.Minute)
 		})
 		w.Sleep(time.Second)

@@ -94,10 +94,24 @@ type Task struct {
 	// condSignalled tells Cond.Wait that a Signal reached the task before
 	// it blocked.
 	condSignalled bool
-	// Owner is free for packages built on the kernel (netmodel tags each
-	// task with its host). A task inherits its creator's Owner, and an
-	// AfterFunc task the Owner of the task that made the timer.
-	Owner any
+	// owner is free for packages built on the kernel (netmodel tags each
+	// task with its host): see Owner.
+	owner any
+}
+
+// Owner returns the task's owner: nil, or what Spawn or SetOwner gave it.
+// Owners are free for packages built on the kernel (netmodel tags each
+// task with its host). A task inherits its creator's owner, and an
+// AfterFunc task the owner of the task that made the timer.
+func (t *Task) Owner() any { return t.owner }
+
+// SetOwner changes the task's owner (see Owner and World.KillOwner).
+func (t *Task) SetOwner(owner any) {
+	if owner == t.owner {
+		return
+	}
+	t.owner = owner
+	t.w.indexTask(t)
 }
 
 // ID is the task's id: 1 for the first task of a run, in creation order.
@@ -129,7 +143,7 @@ type unwindSignal struct{}
 
 func (t *Task) String() string { return fmt.Sprintf("task %d %q", t.id, t.name) }
 
-func (w *World) spawn(name string, fn func(), parent *Task) *Task {
+func (w *World) spawn(name string, fn func(), parent *Task, owner any) *Task {
 	w.nextID++
 	t := &Task{w: w, id: w.nextID, name: name, fn: fn, state: taskRunnable}
 	t.sleep.idx = -1
@@ -137,8 +151,9 @@ func (w *World) spawn(name string, fn func(), parent *Task) *Task {
 	t.sleep.task = t
 	if parent != nil {
 		t.parent = parent.id
-		t.Owner = parent.Owner
 	}
+	t.owner = owner
+	w.indexTask(t)
 	if st := w.opts.Strategy; st.Delays && st.DelaySwarm > 1 && st.Kind != FIFO {
 		t.calm = draw(w.src, st.DelaySwarm) != 0
 	}

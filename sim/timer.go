@@ -16,7 +16,8 @@ type timer struct {
 	f       func()              // AfterFunc
 	ctx     *simCtx             // context deadline
 	creator string
-	owner   any // the creating task's Owner
+	owner   any  // the creating task's owner
+	indexed bool // in its owner's ownedSet (see indexTimer)
 	// Signal.WaitTimeout: whether it went off, and the waiter to wake.
 	fired  bool
 	waiter *sigWaiter
@@ -28,8 +29,9 @@ func (w *World) newTimer(kind eventKind) *timer {
 	tm.ev = event{idx: -1, kind: kind, tm: tm}
 	if t := w.current; t != nil {
 		tm.creator = t.name
-		tm.owner = t.Owner
+		tm.owner = t.owner
 	}
+	w.indexTimer(tm)
 	if kind == evTimer || kind == evTicker {
 		tm.ch = newSimChan[time.Time](w, 1)
 		tm.ch.timerOf = tm
@@ -47,8 +49,7 @@ func (tm *timer) fire() {
 		tm.ch.offer(w.Now())
 		w.schedule(&tm.ev, w.now+tm.period)
 	case evAfterFunc:
-		t := w.spawn(fmt.Sprintf("AfterFunc(timer#%d)", tm.id), tm.f, nil)
-		t.Owner = tm.owner
+		w.spawn(fmt.Sprintf("AfterFunc(timer#%d)", tm.id), tm.f, nil, tm.owner)
 	case evDeadline:
 		tm.ctx.cancel(errDeadlineExceeded)
 	}

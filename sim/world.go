@@ -78,7 +78,9 @@ type World struct {
 	ownPool bool
 	// sigFree and opFree recycle Signal waiters and Select operations.
 	sigFree []*sigWaiter
-	opFree  []*selectOp
+	// owned indexes tasks and timers by owner, for KillOwner.
+	owned  map[any]*ownedSet
+	opFree []*selectOp
 }
 
 type invariant struct {
@@ -136,7 +138,7 @@ func (w *World) Run(main func()) (Result, error) {
 	}
 	w.started = true
 	wallStart := time.Now()
-	w.mainTask = w.spawn("main", main, nil)
+	w.mainTask = w.spawn("main", main, nil, nil)
 
 	done := make(chan struct{})
 	go func() {
@@ -404,35 +406,6 @@ func (w *World) checkInvariants() {
 			return
 		}
 	}
-}
-
-// KillOwner models a crash of everything owner owns: every live task whose
-// Owner is owner is killed (it unwinds at once if blocked, or at its next
-// scheduling point), and every pending timer those tasks made is stopped.
-// It returns the number of tasks killed. It may be called from a task or an
-// event; a task that kills its own owner unwinds at its next scheduling
-// point.
-func (w *World) KillOwner(owner any) int {
-	if owner == nil {
-		panic("sim: KillOwner(nil)")
-	}
-	n := 0
-	for _, t := range w.tasks {
-		if t.Owner == owner && t.state != taskDone && !t.killed {
-			t.Kill()
-			n++
-		}
-	}
-	var stale []*event
-	for _, he := range w.events {
-		if e := he.e; e.tm != nil && e.tm.owner == owner {
-			stale = append(stale, e)
-		}
-	}
-	for _, e := range stale {
-		e.tm.stop()
-	}
-	return n
 }
 
 // Failed reports whether the run has already failed (useful in tasks that

@@ -484,7 +484,7 @@ func TestKillOwnerKillsTasksAndTheirTimers(t *testing.T) {
 	mustPass(t, sim.Options{CheckLeaks: true}, func(w *sim.World) {
 		for _, h := range []*host{a, b} {
 			w.Go(h.name+"/main", func() {
-				w.Current().Owner = h
+				w.Current().SetOwner(h)
 				w.AfterFunc(time.Hour, func() { alive = append(alive, h.name+" afterfunc") })
 				w.Go(h.name+"/child", func() { // inherits the owner
 					w.Sleep(2 * time.Hour)

@@ -1,0 +1,108 @@
+package sim
+
+import "slices"
+
+// ownedSet indexes what one owner owns, for KillOwner: the tasks given that
+// owner and the timers made by its tasks, in the order they were indexed.
+// It is a superset: a task may have finished or changed owner since, a
+// timer may no longer be pending; such entries are dropped whenever a list
+// is about to grow, so a long run that never kills an owner keeps only
+// what is live. A crash then costs what the owner owns, not a walk over
+// every task and event of the run.
+type ownedSet struct {
+	tasks  []*Task
+	timers []*timer
+}
+
+func (w *World) ownedBy(owner any) *ownedSet {
+	if w.owned == nil {
+		w.owned = map[any]*ownedSet{}
+	}
+	s := w.owned[owner]
+	if s == nil {
+		s = &ownedSet{}
+		w.owned[owner] = s
+	}
+	return s
+}
+
+// indexTask records t under its owner (none for a nil owner).
+func (w *World) indexTask(t *Task) {
+	if t.owner == nil {
+		return
+	}
+	s := w.ownedBy(t.owner)
+	if n := len(s.tasks); n == cap(s.tasks) && n >= 8 {
+		kept := s.tasks[:0]
+		for _, u := range s.tasks {
+			if u.state != taskDone && u.owner == t.owner {
+				kept = append(kept, u)
+			}
+		}
+		clear(s.tasks[len(kept):])
+		s.tasks = kept
+	}
+	s.tasks = append(s.tasks, t)
+}
+
+// indexTimer records tm under its owner while it may be pending: at its
+// creation, and again when it is scheduled after the index dropped it.
+func (w *World) indexTimer(tm *timer) {
+	if tm.owner == nil || tm.indexed {
+		return
+	}
+	s := w.ownedBy(tm.owner)
+	if n := len(s.timers); n == cap(s.timers) && n >= 8 {
+		kept := s.timers[:0]
+		for _, x := range s.timers {
+			if x.ev.idx >= 0 {
+				kept = append(kept, x)
+			} else {
+				x.indexed = false
+			}
+		}
+		clear(s.timers[len(kept):])
+		s.timers = kept
+	}
+	tm.indexed = true
+	s.timers = append(s.timers, tm)
+}
+
+// KillOwner models a crash of everything owner owns: every live task whose
+// Owner is owner is killed (it unwinds at once if blocked, or at its next
+// scheduling point), and every pending timer those tasks made is stopped.
+// It returns the number of tasks killed. It may be called from a task or an
+// event; a task that kills its own owner unwinds at its next scheduling
+// point.
+func (w *World) KillOwner(owner any) int {
+	if owner == nil {
+		panic("sim: KillOwner(nil)")
+	}
+	s := w.owned[owner]
+	if s == nil {
+		return 0
+	}
+	// In creation order, as a walk over every task would kill them.
+	var victims []*Task
+	for _, t := range s.tasks {
+		if t.owner == owner && t.state != taskDone && !t.killed {
+			victims = append(victims, t)
+		}
+	}
+	// (A task given the owner twice is listed twice.)
+	slices.SortFunc(victims, func(a, b *Task) int { return a.id - b.id })
+	victims = slices.Compact(victims)
+	for _, t := range victims {
+		t.Kill()
+	}
+	var stale []*timer
+	for _, tm := range s.timers {
+		if tm.ev.idx >= 0 {
+			stale = append(stale, tm)
+		}
+	}
+	for _, tm := range stale {
+		tm.stop()
+	}
+	return len(victims)
+}
