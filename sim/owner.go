@@ -29,9 +29,17 @@ func (w *World) ownedBy(owner any) *ownedSet {
 // indexTask records t under its owner (none for a nil owner).
 func (w *World) indexTask(t *Task) {
 	if t.owner == nil {
+		t.owned = nil
 		return
 	}
-	s := w.ownedBy(t.owner)
+	// Most tasks are made by a task of the same owner: no map lookup.
+	var s *ownedSet
+	if c := w.current; c != nil && c != t && c.owner == t.owner && c.owned != nil {
+		s = c.owned
+	} else {
+		s = w.ownedBy(t.owner)
+	}
+	t.owned = s
 	if n := len(s.tasks); n == cap(s.tasks) && n >= 8 {
 		kept := s.tasks[:0]
 		for _, u := range s.tasks {
@@ -51,7 +59,15 @@ func (w *World) indexTimer(tm *timer) {
 	if tm.owner == nil || tm.indexed {
 		return
 	}
-	s := w.ownedBy(tm.owner)
+	s := tm.owned
+	if s == nil {
+		if c := w.current; c != nil && c.owner == tm.owner && c.owned != nil {
+			s = c.owned
+		} else {
+			s = w.ownedBy(tm.owner)
+		}
+		tm.owned = s
+	}
 	if n := len(s.timers); n == cap(s.timers) && n >= 8 {
 		kept := s.timers[:0]
 		for _, x := range s.timers {

@@ -7,6 +7,9 @@ import (
 )
 
 // Case is one case of a Select: made by RecvCase, SendCase or DefaultCase.
+// A Case keeps no state from one Select to the next, so a loop may build
+// its cases once and pass them to each of its Selects (a SendCase sends the
+// value it was made with); one Case must not be in two Selects at once.
 type Case struct {
 	impl      selCase
 	isDefault bool

@@ -97,6 +97,7 @@ type Task struct {
 	// owner is free for packages built on the kernel (netmodel tags each
 	// task with its host): see Owner.
 	owner any
+	owned *ownedSet // owner's index entry (nil for no owner)
 }
 
 // Owner returns the task's owner: nil, or what Spawn or SetOwner gave it.

@@ -16,8 +16,9 @@ type timer struct {
 	f       func()              // AfterFunc
 	ctx     *simCtx             // context deadline
 	creator string
-	owner   any  // the creating task's owner
-	indexed bool // in its owner's ownedSet (see indexTimer)
+	owner   any       // the creating task's owner
+	indexed bool      // in its owner's ownedSet (see indexTimer)
+	owned   *ownedSet // owner's index entry, once looked up
 	// Signal.WaitTimeout: whether it went off, and the waiter to wake.
 	fired  bool
 	waiter *sigWaiter

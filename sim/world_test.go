@@ -371,6 +371,54 @@ func TestSelect(t *testing.T) {
 	})
 }
 
+// A loop may build its cases once: each Select finds them as new, whether
+// the last one completed a case at once, woke blocked on it, or left it
+// for another case.
+func TestSelectReusesCases(t *testing.T) {
+	for seed := uint64(0); seed < 50; seed++ {
+		mustPass(t, sim.Options{Seed: seed, CheckLeaks: true}, func(w *sim.World) {
+			in, out, quit := sim.NewChan[int](w, 0), sim.NewChan[int](w, 0), sim.NewChan[struct{}](w, 0)
+			w.Go("producer", func() {
+				for k := 1; k <= 20; k++ {
+					in.Send(k)
+					if k%3 == 0 {
+						w.Sleep(time.Millisecond)
+					}
+				}
+				quit.Close()
+			})
+			got := 0
+			w.Go("drain", func() {
+				for range 5 {
+					assert.Equal(t, -1, out.Recv())
+					got++
+					w.Sleep(time.Millisecond)
+				}
+			})
+			var v int
+			cases := []sim.Case{sim.RecvCase(in, &v, nil), sim.RecvCase(quit, nil, nil), sim.SendCase(out, -1)}
+			var seen []int
+			for done := false; !done; {
+				switch sim.Select(w, cases...) {
+				case 0:
+					seen = append(seen, v)
+				case 1:
+					done = true
+				}
+			}
+			assert.Len(t, seen, 20, "seed %d", seed)
+			for i, k := range seen {
+				assert.Equal(t, i+1, k, "seed %d: in order, none lost", seed)
+			}
+			w.Sleep(time.Second)
+			assert.Positive(t, got, "seed %d: the send case fired too", seed)
+			for got < 5 {
+				assert.Equal(t, 2, sim.Select(w, cases...), "seed %d", seed)
+			}
+		})
+	}
+}
+
 func TestContextCancelAndDeadline(t *testing.T) {
 	mustPass(t, sim.Options{CheckLeaks: true}, func(w *sim.World) {
 		root := w.Background()

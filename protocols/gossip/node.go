@@ -280,23 +280,28 @@ func (n *Node) Close() {
 // run is the actor.
 func (n *Node) run() {
 	defer n.shutdown()
+	var (
+		c  command
+		ev inEvent
+	)
+	// The same four cases every turn (tokio::select! over the same
+	// futures), made once.
+	cases := []sim.Case{
+		sim.RecvCase(n.quit, nil, nil),
+		sim.RecvCase(n.toActor, &c, nil),
+		sim.RecvCase(n.inEvents, &ev, nil),
+		sim.RecvCase(n.tm.C(), nil, nil),
+	}
 	for {
-		var (
-			c  command
-			ev inEvent
-		)
-		switch sim.Select(n.env,
-			sim.RecvCase(n.quit, nil, nil),
-			sim.RecvCase(n.toActor, &c, nil),
-			sim.RecvCase(n.inEvents, &ev, nil),
-			sim.RecvCase(n.tm.C(), nil, nil),
-		) {
+		switch sim.Select(n.env, cases...) {
 		case 0:
 			return
 		case 1:
 			n.handleCommand(c)
+			c = command{}
 		case 2:
 			n.handleInEvent(ev)
+			ev = inEvent{}
 		case 3:
 			n.armed = false
 			n.fireTimers()
