@@ -43,6 +43,16 @@ func SendCase[T any](ch Chan[T], v T) Case {
 	return Case{impl: &sendCase[T]{ch: ch, v: v}}
 }
 
+// SendCaseOf is a case that sends on ch the value *v holds when the Select
+// starts: a loop that sends a new value each turn can make the case once
+// and set *v before each Select.
+func SendCaseOf[T any](ch Chan[T], v *T) Case {
+	if v == nil {
+		panic("sim: SendCaseOf: nil value pointer")
+	}
+	return Case{impl: &sendCase[T]{ch: ch, p: v}}
+}
+
 // DefaultCase is chosen when no other case is ready.
 func DefaultCase() Case { return Case{isDefault: true} }
 
@@ -248,18 +258,26 @@ func (r *recvCase[T]) nativeDone(v reflect.Value, ok bool) {
 type sendCase[T any] struct {
 	ch Chan[T]
 	v  T
+	p  *T // SendCaseOf: the value is *p
 	wt *waiter[T]
+}
+
+func (s *sendCase[T]) value() T {
+	if s.p != nil {
+		return *s.p
+	}
+	return s.v
 }
 
 func (s *sendCase[T]) sc() *simChan[T] { c, _ := s.ch.(*simChan[T]); return c }
 func (s *sendCase[T]) isSim() bool     { return s.sc() != nil }
 func (s *sendCase[T]) simReady() bool  { return s.sc().canSend() }
-func (s *sendCase[T]) simCommit()      { s.sc().sendNow(s.v) }
+func (s *sendCase[T]) simCommit()      { s.sc().sendNow(s.value()) }
 
 func (s *sendCase[T]) enqueue(op *selectOp, idx int) {
 	c := s.sc()
 	s.wt = c.getWaiter(op.t)
-	s.wt.op, s.wt.idx, s.wt.val = op, idx, s.v
+	s.wt.op, s.wt.idx, s.wt.val = op, idx, s.value()
 	c.sendq.push(s.wt)
 }
 
@@ -289,7 +307,8 @@ func (s *sendCase[T]) release() {
 func (s *sendCase[T]) describe() string { return "Send " + s.sc().DescribeWait() }
 
 func (s *sendCase[T]) native() reflect.SelectCase {
-	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.ch.(nativeChan[T]).send()), Send: reflect.ValueOf(&s.v).Elem()}
+	v := s.value()
+	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.ch.(nativeChan[T]).send()), Send: reflect.ValueOf(&v).Elem()}
 }
 
 func (s *sendCase[T]) nativeDone(reflect.Value, bool) {}

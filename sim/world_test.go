@@ -373,7 +373,7 @@ func TestSelect(t *testing.T) {
 
 // A loop may build its cases once: each Select finds them as new, whether
 // the last one completed a case at once, woke blocked on it, or left it
-// for another case.
+// for another case; a SendCaseOf sends what its variable holds then.
 func TestSelectReusesCases(t *testing.T) {
 	for seed := uint64(0); seed < 50; seed++ {
 		mustPass(t, sim.Options{Seed: seed, CheckLeaks: true}, func(w *sim.World) {
@@ -389,14 +389,15 @@ func TestSelectReusesCases(t *testing.T) {
 			})
 			got := 0
 			w.Go("drain", func() {
-				for range 5 {
-					assert.Equal(t, -1, out.Recv())
+				for k := range 5 {
+					assert.Equal(t, -1-k, out.Recv())
 					got++
 					w.Sleep(time.Millisecond)
 				}
 			})
 			var v int
-			cases := []sim.Case{sim.RecvCase(in, &v, nil), sim.RecvCase(quit, nil, nil), sim.SendCase(out, -1)}
+			next := -1
+			cases := []sim.Case{sim.RecvCase(in, &v, nil), sim.RecvCase(quit, nil, nil), sim.SendCaseOf(out, &next)}
 			var seen []int
 			for done := false; !done; {
 				switch sim.Select(w, cases...) {
@@ -404,17 +405,23 @@ func TestSelectReusesCases(t *testing.T) {
 					seen = append(seen, v)
 				case 1:
 					done = true
+				case 2:
+					next--
 				}
 			}
+			sent := -1 - next
 			assert.Len(t, seen, 20, "seed %d", seed)
 			for i, k := range seen {
 				assert.Equal(t, i+1, k, "seed %d: in order, none lost", seed)
 			}
 			w.Sleep(time.Second)
 			assert.Positive(t, got, "seed %d: the send case fired too", seed)
-			for got < 5 {
+			for ; sent < 5; sent++ {
 				assert.Equal(t, 2, sim.Select(w, cases...), "seed %d", seed)
+				next--
 			}
+			w.Sleep(time.Second)
+			assert.Equal(t, 5, got, "seed %d", seed)
 		})
 	}
 }

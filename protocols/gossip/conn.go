@@ -136,6 +136,7 @@ func (pc *peerConn) writeLoop(hello []byte) {
 func (pc *peerConn) readLoop() {
 	n := pc.n
 	fr := wire.NewFrameReader(pc.raw, wire.MaxFrameSize)
+	in := n.newInSender()
 	var cause error
 	for {
 		body, err := fr.Next()
@@ -158,11 +159,11 @@ func (pc *peerConn) readLoop() {
 			_ = pc.raw.Close()
 			break
 		}
-		if !n.sendIn(inEvent{kind: inMessage, peer: pc.peer, conn: pc, msg: *f.Msg}) {
+		if !in.send(n, inEvent{kind: inMessage, peer: pc.peer, conn: pc, msg: *f.Msg}) {
 			return
 		}
 	}
-	n.sendIn(inEvent{kind: inConnClosed, peer: pc.peer, conn: pc, err: cause})
+	in.send(n, inEvent{kind: inConnClosed, peer: pc.peer, conn: pc, err: cause})
 	// The peer is done sending; if this side still has a writer running,
 	// the actor closes its queue on inConnClosed (or already did).
 }

@@ -599,6 +599,26 @@ func (n *Node) sendIn(ev inEvent) bool {
 	return sim.Select(n.env, sim.SendCase(n.inEvents, ev), sim.RecvCase(n.quit, nil, nil)) == 0
 }
 
+// inSender is sendIn for a task that sends many events (a connection's
+// reader): its Select cases are made once.
+type inSender struct {
+	ev    inEvent
+	cases [2]sim.Case
+}
+
+func (n *Node) newInSender() *inSender {
+	s := &inSender{}
+	s.cases = [2]sim.Case{sim.SendCaseOf(n.inEvents, &s.ev), sim.RecvCase(n.quit, nil, nil)}
+	return s
+}
+
+func (s *inSender) send(n *Node, ev inEvent) bool {
+	s.ev = ev
+	ok := sim.Select(n.env, s.cases[:]...) == 0
+	s.ev = inEvent{}
+	return ok
+}
+
 type timerEntry struct {
 	at  time.Time
 	seq uint64
