@@ -477,6 +477,9 @@ func (n *Node) install(pc *peerConn, hello []byte) {
 }
 
 func (n *Node) learnAddr(peer proto.PeerID, data []byte) {
+	if old, ok := n.addrs[peer]; ok && old == string(data) {
+		return // known already (most messages carry the same data)
+	}
 	if _, err := netip.ParseAddrPort(string(data)); err == nil {
 		n.addrs[peer] = string(data)
 	}
