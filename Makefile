@@ -37,7 +37,7 @@ test-browser:
 	  else echo "test-browser: chromium is missing and cannot be installed (not root and no sudo)" >&2; exit 1; fi; }
 	@$(GO) build -o $(BIN)/simrun ./cmd/simrun
 	@rm -rf out/browser && mkdir -p out/browser
-	@$(BIN)/simrun run gossip-smoke -variant buggy -seed 1 -html out/browser/run.html \
+	@$(BIN)/simrun run gossip-smoke -variant buggy -seed 8 -html out/browser/run.html \
 	  -perfetto out/browser/run.perfetto.json -replay-out out/browser/run.replay.json >/dev/null; test $$? -le 1
 	@$(BIN)/simrun sweep pickfirst -variant buggy -seeds 0:100 -report out/browser/sweep \
 	  -replay-dir out/browser >/dev/null; test $$? -le 1

@@ -557,7 +557,12 @@ func (c *conn) gone() bool { return c.epoch != c.h.epoch }
 
 func (c *conn) Read(b []byte) (int, error) {
 	h := c.h
-	h.n.w.Yield()
+	// A scheduling point before a read that completes at once; a read that
+	// must wait has its wait as the scheduling point (a Signal wait takes
+	// its round before it, so nothing that happens there is missed).
+	if !c.mustWait(b) {
+		h.n.w.Yield()
+	}
 	for {
 		switch {
 		case c.closed || c.gone():
@@ -577,6 +582,12 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 		h.wait(c.sig, c.rdl, nil)
 	}
+}
+
+// mustWait reports whether a Read of b would wait now.
+func (c *conn) mustWait(b []byte) bool {
+	return !c.closed && !c.gone() && !(c.in.rq.len() > 0 && len(b) > 0) && !(len(b) == 0 && c.err == nil) &&
+		!c.in.fin && c.err == nil && !c.h.passed(c.rdl)
 }
 
 // read copies received bytes into b, across segments.
@@ -724,7 +735,9 @@ func (e *hostEnv) Listen(network, address string) (net.Listener, error) {
 
 func (ln *listener) Accept() (net.Conn, error) {
 	h := ln.h
-	h.n.w.Yield()
+	if ln.closed || ln.epoch != h.epoch || len(ln.queue) > 0 {
+		h.n.w.Yield() // as Read: an Accept that waits has its wait as the point
+	}
 	for {
 		if ln.closed || ln.epoch != h.epoch {
 			return nil, opError("accept", "tcp", ln.Addr(), nil, net.ErrClosed)

@@ -93,7 +93,9 @@ func (pc *packetConn) dead() bool { return pc.closed || pc.epoch != pc.h.epoch }
 
 func (pc *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	h := pc.h
-	h.n.w.Yield()
+	if pc.dead() || pc.queue.len() > 0 || h.passed(pc.rdl) {
+		h.n.w.Yield() // as conn.Read: a read that waits has its wait as the point
+	}
 	for {
 		if pc.dead() {
 			return 0, nil, opError("read", "udp", pc.LocalAddr(), nil, net.ErrClosed)

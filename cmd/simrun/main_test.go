@@ -704,10 +704,10 @@ func wellFormed(t *testing.T, data []byte) []string {
 
 func TestRunReportsKeepTheFingerprint(t *testing.T) {
 	dir := t.TempDir()
-	plain := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "1", "-replay-out", filepath.Join(dir, "a.json"))
+	plain := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "8", "-replay-out", filepath.Join(dir, "a.json"))
 	require.Equal(t, exitFail, plain.code, plain)
 	html, perfetto, trace := filepath.Join(dir, "run.html"), filepath.Join(dir, "run.perfetto.json"), filepath.Join(dir, "run.jsonl")
-	rep := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "1", "-replay-out", filepath.Join(dir, "b.json"),
+	rep := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "8", "-replay-out", filepath.Join(dir, "b.json"),
 		"-html", html, "-perfetto", perfetto, "-trace", trace)
 	require.Equal(t, exitFail, rep.code, rep)
 	assert.Equal(t, fingerprintOf(t, plain.stdout), fingerprintOf(t, rep.stdout), "reports change nothing in the run")
@@ -721,7 +721,7 @@ func TestRunReportsKeepTheFingerprint(t *testing.T) {
 	assert.Contains(t, els, "g.lane lane-host")
 	assert.Contains(t, els, "line.msg tcp")
 	assert.Contains(t, els, "g.failure")
-	assert.Contains(t, string(page), "simrun run gossip-smoke -variant buggy -seed 1")
+	assert.Contains(t, string(page), "simrun run gossip-smoke -variant buggy -seed 8")
 
 	var tr map[string]any
 	data, err := os.ReadFile(perfetto)
@@ -742,7 +742,7 @@ func TestRunReportsKeepTheFingerprint(t *testing.T) {
 	assert.True(t, kinds["send"] && kinds["deliver"] && kinds["run"] && kinds["failure"], "%v", kinds)
 
 	// -json names the files.
-	j := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "1", "-json", "-replay-out", filepath.Join(dir, "c.json"), "-html", html)
+	j := cli("run", "gossip-smoke", "-variant", "buggy", "-seed", "8", "-json", "-replay-out", filepath.Join(dir, "c.json"), "-html", html)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(j.stdout), &m), j)
 	assert.Equal(t, html, m["html_file"])
