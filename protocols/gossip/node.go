@@ -517,7 +517,9 @@ func (n *Node) process() {
 }
 
 func (n *Node) sendTo(peer proto.PeerID, m proto.Message) {
-	body, err := wire.AppendMessage(nil, m)
+	// Room for the frame type, the topic and a small body at once (from
+	// nil the encoding grew the slice three times).
+	body, err := wire.AppendMessage(make([]byte, 0, 128), m)
 	if err != nil {
 		n.env.Logger().Warn("gossip: cannot encode message", "peer", peer.String(), "err", err)
 		return
