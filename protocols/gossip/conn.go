@@ -113,14 +113,15 @@ func (pc *peerConn) abort() {
 }
 
 func (pc *peerConn) writeLoop(hello []byte) {
+	var fw wire.FrameWriter
 	if hello != nil {
-		if err := wire.WriteFrame(pc.raw, hello); err != nil {
+		if err := fw.Write(pc.raw, hello); err != nil {
 			_ = pc.raw.Close()
 			return
 		}
 	}
 	for body := range pc.out.All() {
-		if err := wire.WriteFrame(pc.raw, body); err != nil {
+		if err := fw.Write(pc.raw, body); err != nil {
 			_ = pc.raw.Close()
 			return
 		}

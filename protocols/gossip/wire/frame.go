@@ -12,12 +12,23 @@ import (
 // and nothing is written. A short write without an error is reported as
 // io.ErrShortWrite.
 func WriteFrame(w io.Writer, body []byte) error {
+	var fw FrameWriter
+	return fw.Write(w, body)
+}
+
+// FrameWriter is WriteFrame for a writer that sends many frames: it
+// reuses one buffer for the length prefix and body (an io.Writer does not
+// keep what it is given).
+type FrameWriter struct{ buf []byte }
+
+// Write writes body as one frame on w, as WriteFrame.
+func (fw *FrameWriter) Write(w io.Writer, body []byte) error {
 	if len(body) > MaxFrameSize {
 		return fmt.Errorf("%w: body of %d bytes exceeds %d", ErrFrameTooLarge, len(body), MaxFrameSize)
 	}
-	buf := make([]byte, HeaderSize+len(body))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	copy(buf[HeaderSize:], body)
+	buf := binary.BigEndian.AppendUint32(fw.buf[:0], uint32(len(body)))
+	buf = append(buf, body...)
+	fw.buf = buf
 	n, err := w.Write(buf)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite

@@ -224,3 +224,23 @@ func TestWriteFrame(t *testing.T) {
 	boom := errors.New("boom")
 	assert.Equal(t, boom, wire.WriteFrame(&recordingWriter{err: boom}, body))
 }
+
+// A FrameWriter reuses its buffer: each Write is still one whole frame, a
+// longer body after a shorter one and the other way round.
+func TestFrameWriterReusesBuffer(t *testing.T) {
+	var fw wire.FrameWriter
+	var stream bytes.Buffer
+	bodies := [][]byte{[]byte("a longer first body"), []byte("short"), nil, bytes.Repeat([]byte("x"), 300)}
+	for _, b := range bodies {
+		require.NoError(t, fw.Write(&stream, b))
+	}
+	fr := wire.NewFrameReader(&stream, wire.MaxFrameSize)
+	for _, want := range bodies {
+		got, err := fr.Next()
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+	_, err := fr.Next()
+	assert.ErrorIs(t, err, io.EOF)
+	assert.ErrorIs(t, fw.Write(&stream, zeros(wire.MaxFrameSize+1)), wire.ErrFrameTooLarge)
+}
