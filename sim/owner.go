@@ -40,17 +40,23 @@ func (w *World) indexTask(t *Task) {
 		s = w.ownedBy(t.owner)
 	}
 	t.owned = s
-	if n := len(s.tasks); n == cap(s.tasks) && n >= 8 {
-		kept := s.tasks[:0]
-		for _, u := range s.tasks {
-			if u.state != taskDone && u.owner == t.owner {
-				kept = append(kept, u)
+	s.tasks = appendPruned(s.tasks, t, func(u *Task) bool { return u.state != taskDone && u.owner == t.owner })
+}
+
+// appendPruned appends x to list, first dropping the entries live rejects
+// if the list is full (so that it grows only with what is still live).
+func appendPruned[T any](list []*T, x *T, live func(*T) bool) []*T {
+	if n := len(list); n == cap(list) && n >= 8 {
+		kept := list[:0]
+		for _, e := range list {
+			if live(e) {
+				kept = append(kept, e)
 			}
 		}
-		clear(s.tasks[len(kept):])
-		s.tasks = kept
+		clear(list[len(kept):])
+		list = kept
 	}
-	s.tasks = append(s.tasks, t)
+	return append(list, x)
 }
 
 // indexTimer records tm under its owner while it may be pending: at its
@@ -68,20 +74,14 @@ func (w *World) indexTimer(tm *timer) {
 		}
 		tm.owned = s
 	}
-	if n := len(s.timers); n == cap(s.timers) && n >= 8 {
-		kept := s.timers[:0]
-		for _, x := range s.timers {
-			if x.ev.idx >= 0 {
-				kept = append(kept, x)
-			} else {
-				x.indexed = false
-			}
+	s.timers = appendPruned(s.timers, tm, func(x *timer) bool {
+		if x.ev.idx >= 0 {
+			return true
 		}
-		clear(s.timers[len(kept):])
-		s.timers = kept
-	}
+		x.indexed = false
+		return false
+	})
 	tm.indexed = true
-	s.timers = append(s.timers, tm)
 }
 
 // KillOwner models a crash of everything owner owns: every live task whose
