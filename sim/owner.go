@@ -44,7 +44,9 @@ func (w *World) indexTask(t *Task) {
 }
 
 // appendPruned appends x to list, first dropping the entries live rejects
-// if the list is full (so that it grows only with what is still live).
+// if the list is full (so that it grows only with what is still live). If
+// more than half the entries are live it doubles the capacity, so that an
+// owner whose live count sits just below it is not pruned at every append.
 func appendPruned[T any](list []*T, x *T, live func(*T) bool) []*T {
 	if n := len(list); n == cap(list) && n >= 8 {
 		kept := list[:0]
@@ -55,6 +57,9 @@ func appendPruned[T any](list []*T, x *T, live func(*T) bool) []*T {
 		}
 		clear(list[len(kept):])
 		list = kept
+		if len(kept) > n/2 {
+			list = append(make([]*T, 0, 2*n), kept...)
+		}
 	}
 	return append(list, x)
 }

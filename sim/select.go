@@ -7,9 +7,11 @@ import (
 )
 
 // Case is one case of a Select: made by RecvCase, SendCase or DefaultCase.
-// A Case keeps no state from one Select to the next, so a loop may build
-// its cases once and pass them to each of its Selects (a SendCase sends the
-// value it was made with); one Case must not be in two Selects at once.
+// A RecvCase, SendCase, SendCaseOf or DefaultCase keeps no state from one
+// Select to the next, so a loop may build its cases once and pass them to
+// each of its Selects (a SendCase sends the value it was made with); one
+// Case must not be in two Selects at once. A Signal's Case is for one
+// Select: it is ready once a Broadcast came after it was made.
 type Case struct {
 	impl      selCase
 	isDefault bool

@@ -103,7 +103,8 @@ type Task struct {
 // Owner returns the task's owner: nil, or what Spawn or SetOwner gave it.
 // Owners are free for packages built on the kernel (netmodel tags each
 // task with its host). A task inherits its creator's owner, and an
-// AfterFunc task the owner of the task that made the timer.
+// AfterFunc task the owner of the task that made the timer. An owner must
+// be comparable (a pointer, typically): owners are map keys.
 func (t *Task) Owner() any { return t.owner }
 
 // SetOwner changes the task's owner (see Owner and World.KillOwner).
