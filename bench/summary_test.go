@@ -38,12 +38,18 @@ func (c *collector) add(title, intro string, header []string, rows [][]string, o
 func (c *collector) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# detsim benchmarks against the alternatives\n\n")
-	gogc := os.Getenv("GOGC")
-	if gogc == "" {
-		gogc = "100 (default)"
+	gogc := "GOGC=" + os.Getenv("GOGC")
+	if gogc == "GOGC=" {
+		gogc = "GOGC=100 (default)"
 	}
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s, GOGC=%s. Written %s by `make bench` (`go test ./bench -run Compare -compare -summary FILE`).\n\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), gogc, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	cmd := "`make bench` (`go test ./bench -run Compare -compare -summary FILE`)"
+	if *scale {
+		// Each case's child process has its own collector setting.
+		gogc = "the collector of each case as its row says"
+		cmd = "`make bench-scale` (`go test ./bench -run CompareScale -scale -summary FILE`)"
+	}
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs, %s, %s. Written %s by %s.\n\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), gogc, time.Now().UTC().Format("2006-01-02 15:04 MST"), cmd)
 	for _, s := range c.sections {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", s.title, s.intro)
 		fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat("---|", len(s.header)))

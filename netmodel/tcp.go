@@ -560,34 +560,60 @@ func (c *conn) Read(b []byte) (int, error) {
 	// A scheduling point before a read that completes at once; a read that
 	// must wait has its wait as the scheduling point (a Signal wait takes
 	// its round before it, so nothing that happens there is missed).
-	if !c.mustWait(b) {
+	if c.readNow(b) != readWait {
 		h.n.w.Yield()
 	}
 	for {
-		switch {
-		case c.closed || c.gone():
+		switch c.readNow(b) {
+		case readClosed:
 			return 0, c.opErr("read", net.ErrClosed)
-		case c.in.rq.len() > 0 && len(b) > 0:
+		case readData:
 			k := c.in.read(b)
 			c.in.src.sig.Broadcast() // the peer's writer may have room now
 			return k, nil
-		case len(b) == 0 && c.err == nil:
+		case readEmpty:
 			return 0, nil
-		case c.in.fin:
+		case readEOF:
 			return 0, io.EOF
-		case c.err != nil:
+		case readFailed:
 			return 0, c.opErr("read", c.err)
-		case h.passed(c.rdl):
+		case readDeadline:
 			return 0, c.opErr("read", errDeadline)
 		}
 		h.wait(c.sig, c.rdl, nil)
 	}
 }
 
-// mustWait reports whether a Read of b would wait now.
-func (c *conn) mustWait(b []byte) bool {
-	return !c.closed && !c.gone() && !(c.in.rq.len() > 0 && len(b) > 0) && !(len(b) == 0 && c.err == nil) &&
-		!c.in.fin && c.err == nil && !c.h.passed(c.rdl)
+// readOutcome is what a Read does at a given moment.
+type readOutcome uint8
+
+const (
+	readWait     readOutcome = iota // nothing yet: wait
+	readClosed                      // the conn is closed (or its host crashed)
+	readData                        // bytes to copy
+	readEmpty                       // a zero-length read on a healthy conn
+	readEOF                         // the peer's FIN, all data read
+	readFailed                      // the conn failed (reset, timed out)
+	readDeadline                    // the read deadline passed
+)
+
+// readNow says what a Read of b would do now, in the order Read checks.
+func (c *conn) readNow(b []byte) readOutcome {
+	switch {
+	case c.closed || c.gone():
+		return readClosed
+	case c.in.rq.len() > 0 && len(b) > 0:
+		return readData
+	case len(b) == 0 && c.err == nil:
+		return readEmpty
+	case c.in.fin:
+		return readEOF
+	case c.err != nil:
+		return readFailed
+	case c.h.passed(c.rdl):
+		return readDeadline
+	}
+	return readWait
 }
 
 // read copies received bytes into b, across segments.

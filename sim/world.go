@@ -314,8 +314,9 @@ func (w *World) inlineStep(t *Task) bool {
 
 // compactTasks drops finished tasks from w.tasks, keeping the others in
 // order (every walk over the tasks sees the same sequence as before), so
-// that runs that spawn many short tasks do not walk them all again at
-// every KillOwner. Called from the loop, never while a task runs.
+// that runs that spawn many short tasks do not keep them all (nor walk
+// them again in nextPreempted and the reports). Called from the loop,
+// never while a task runs.
 func (w *World) compactTasks() {
 	kept := w.tasks[:0]
 	for _, t := range w.tasks {
